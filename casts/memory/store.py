@@ -1,0 +1,218 @@
+"""The store every cast uses: any LangGraph store behind one set of rules.
+
+``GuardedStore`` wraps the backend (InMemoryStore or AsyncPostgresStore) and:
+
+- validates every write of a batch (namespace, key, value) before any of it reaches the
+  backend, so a bad item raises ``InvalidValueError`` / ``InvalidNamespaceError`` naming the
+  field and nothing of the batch is written -- for tools, nodes, the CLI and the server's
+  HTTP store API alike;
+- evaluates range filters (``$gt``, ``$gte``, ``$lt``, ``$lte``) itself, numerically, on
+  every backend: PostgresStore compares numbers as text (``$gte: 10`` matches ``9``) and
+  InMemoryStore raises when an item lacks the key. An item without a number there does not
+  match.
+
+``PatchedInMemoryStore`` fixes InMemoryStore's batch failing when two puts embed the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import Any
+
+from langgraph.store.base import (
+    BaseStore,
+    GetOp,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+)
+from langgraph.store.memory import InMemoryStore
+
+from casts.memory.errors import InvalidValueError
+from casts.memory.namespaces import validate_namespace
+from casts.memory.values import validate_key, validate_value
+
+RANGE_OPERATORS = frozenset({"$gt", "$gte", "$lt", "$lte"})
+_RANGE_PAGE = 200
+
+# A plan yields the ops it needs run and receives their results; one plan serves both
+# ``batch`` and ``abatch``.
+Plan = Generator[list[Op], list[Result], list[Result]]
+
+
+class PatchedInMemoryStore(InMemoryStore):
+    """InMemoryStore whose batches may embed the same text twice.
+
+    Upstream zips one embedding per *distinct* text against one slot per *field*, and
+    raises when two puts share a text. Here each distinct text's embedding goes to all of
+    its slots.
+    """
+
+    def _insertinmem_store(
+        self,
+        to_embed: dict[str, list[tuple[tuple[str, ...], str, str]]],
+        embeddings: list[list[float]],
+    ) -> None:
+        for slots, embedding in zip(to_embed.values(), embeddings, strict=True):
+            for namespace, key, path in slots:
+                self._vectors[namespace][key][path] = embedding
+
+
+class GuardedStore(BaseStore):
+    """A store that checks every write and filters ranges the same way on every backend.
+
+    Attributes:
+        inner: The backend store; reach backend-specific features (``sweep_ttl``) through it.
+    """
+
+    def __init__(self, inner: BaseStore) -> None:
+        self.inner = inner
+        self.supports_ttl = inner.supports_ttl
+        self.ttl_config = getattr(inner, "ttl_config", None)
+
+    @property
+    def index_config(self) -> Any:
+        """The backend's semantic index configuration, or None."""
+        return getattr(self.inner, "index_config", None)
+
+    def __repr__(self) -> str:
+        return f"GuardedStore({type(self.inner).__name__})"
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ops synchronously (from a worker thread when the backend is async)."""
+        return _drive(self._plan(ops), self.inner.batch)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ops asynchronously."""
+        return await _adrive(self._plan(ops), self.inner.abatch)
+
+    def _plan(self, ops: Iterable[Op]) -> Plan:
+        ops = list(ops)
+        for position, op in enumerate(ops):
+            check_op(op, position if len(ops) > 1 else None)
+        results: list[Result] = [None] * len(ops)
+        ranged = {i for i, op in enumerate(ops) if isinstance(op, SearchOp) and _split(op)[1]}
+        direct = [i for i in range(len(ops)) if i not in ranged]
+        if direct:
+            answers = yield [ops[i] for i in direct]
+            for i, answer in zip(direct, answers, strict=True):
+                results[i] = answer
+        for i in sorted(ranged):
+            results[i] = yield from _ranged_search(ops[i])  # type: ignore[arg-type]
+        return results
+
+
+def check_op(op: Op, position: int | None = None) -> None:
+    """Validate one op before it runs; raise naming the field (and the op's position)."""
+    where = "" if position is None else f"ops[{position}]."
+    try:
+        if isinstance(op, PutOp):
+            validate_namespace(op.namespace)
+            validate_key(op.key)
+            if op.value is not None:
+                validate_value(op.value)
+        elif isinstance(op, GetOp):
+            validate_namespace(op.namespace)
+            validate_key(op.key)
+        elif isinstance(op, SearchOp):
+            validate_namespace(op.namespace_prefix, prefix=True)
+            if op.filter is not None and not isinstance(op.filter, dict):
+                raise InvalidValueError("filter", "must be a dict")
+            if op.limit < 0 or op.offset < 0:
+                raise InvalidValueError("limit", "limit and offset must not be negative")
+        elif isinstance(op, ListNamespacesOp):
+            for condition in op.match_conditions or ():
+                validate_namespace(
+                    tuple(label for label in condition.path if label != "*"), prefix=True
+                )
+    except InvalidValueError as error:
+        if not where:
+            raise
+        raise InvalidValueError(f"{where}{error.field}", error.reason) from None
+
+
+def _split(op: SearchOp) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """Split a filter into what the backend evaluates and the range conditions we evaluate."""
+    if not op.filter:
+        return op.filter, {}
+    exact: dict[str, Any] = {}
+    ranges: dict[str, dict[str, Any]] = {}
+    for field, condition in op.filter.items():
+        if isinstance(condition, dict) and RANGE_OPERATORS & condition.keys():
+            ranges[field] = {k: v for k, v in condition.items() if k in RANGE_OPERATORS}
+            rest = {k: v for k, v in condition.items() if k not in RANGE_OPERATORS}
+            if rest:
+                exact[field] = rest
+        else:
+            exact[field] = condition
+    return exact or None, ranges
+
+
+def _number_at(value: dict[str, Any], path: str) -> float | None:
+    node: Any = value
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        return None
+    return float(node)
+
+
+def _in_ranges(item: SearchItem, ranges: dict[str, dict[str, Any]]) -> bool:
+    for path, condition in ranges.items():
+        number = _number_at(item.value, path)
+        if number is None:
+            return False
+        for operator, bound in condition.items():
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+                raise InvalidValueError(f"filter.{path}.{operator}", "must be a number")
+            if not _COMPARE[operator](number, float(bound)):
+                return False
+    return True
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+}
+
+
+def _ranged_search(op: SearchOp) -> Generator[list[Op], list[Result], list[SearchItem]]:
+    """Page through the backend's matches, keeping those within the ranges."""
+    exact, ranges = _split(op)
+    wanted = op.offset + op.limit
+    kept: list[SearchItem] = []
+    offset = 0
+    while len(kept) < wanted:
+        page_op = op._replace(filter=exact, limit=_RANGE_PAGE, offset=offset)
+        (page,) = yield [page_op]
+        page = page or []
+        kept.extend(item for item in page if _in_ranges(item, ranges))
+        if len(page) < _RANGE_PAGE:
+            break
+        offset += _RANGE_PAGE
+    return kept[op.offset : wanted]
+
+
+def _drive(plan: Plan, run: Callable[[list[Op]], list[Result]]) -> list[Result]:
+    try:
+        request = next(plan)
+        while True:
+            request = plan.send(run(request))
+    except StopIteration as done:
+        return done.value
+
+
+async def _adrive(plan: Plan, run: Callable[[list[Op]], Awaitable[list[Result]]]) -> list[Result]:
+    try:
+        request = next(plan)
+        while True:
+            request = plan.send(await run(request))
+    except StopIteration as done:
+        return done.value
