@@ -51,5 +51,3 @@ def add_nodes(builder: StateGraph, *nodes: BaseNode | AsyncBaseNode) -> StateGra
 
 
 __all__ = ["BaseGraph", "add_nodes"]
-
-

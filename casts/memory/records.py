@@ -16,6 +16,22 @@ from casts.memory.errors import InvalidValueError
 from casts.memory.values import validate_value
 
 JSONScalar = str | int | float | bool | None
+SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
+def check_scalar_or_list(value: Any, *, field: str = "value") -> Any:
+    """Profile fields and preferences hold a scalar or a flat list of scalars.
+
+    Raises:
+        InvalidValueError: Naming ``field``.
+    """
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, SCALAR_TYPES) for item in items):
+        raise InvalidValueError(
+            field, "must be a string, number, boolean, null, or a list of those"
+        )
+    validate_value({"value": value}, field=field)
+    return value
 
 
 class Record(BaseModel):
@@ -42,22 +58,34 @@ def parse_record(model: type[RecordT], data: Any, *, field: str = "value") -> Re
     except ValidationError as error:
         first = error.errors()[0]
         location = ".".join(str(part) for part in first["loc"])
-        raise InvalidValueError(f"{field}.{location}" if location else field, first["msg"]) from None
+        raise InvalidValueError(
+            f"{field}.{location}" if location else field, first["msg"]
+        ) from None
 
 
 class ProfileField(Record):
     """One field of a user's profile (name, email, timezone, ...), stored as its own item."""
 
-    value: JSONScalar | list[JSONScalar]
+    value: Any
     updated_at: str = Field(default_factory=iso_now)
     updated_by_thread: str | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _scalar(cls, value: Any) -> Any:
+        return check_scalar_or_list(value)
 
 
 class Preference(Record):
     """One user preference, stored as its own item keyed by its name."""
 
-    value: JSONScalar | list[JSONScalar]
+    value: Any
     updated_at: str = Field(default_factory=iso_now)
+
+    @field_validator("value")
+    @classmethod
+    def _scalar(cls, value: Any) -> Any:
+        return check_scalar_or_list(value)
 
 
 class Memory(Record):

@@ -31,7 +31,7 @@ from langgraph.store.base import (
 )
 from langgraph.store.memory import InMemoryStore
 
-from casts.memory.errors import InvalidValueError
+from casts.memory.errors import InvalidValueError, StoreUnavailableError
 from casts.memory.namespaces import validate_namespace
 from casts.memory.values import validate_key, validate_value
 
@@ -216,3 +216,14 @@ async def _adrive(plan: Plan, run: Callable[[list[Op]], Awaitable[list[Result]]]
             request = plan.send(await run(request))
     except StopIteration as done:
         return done.value
+
+
+def require_store(runtime: Any) -> BaseStore:
+    """The run's store, or a clear error when the graph was compiled or served without one."""
+    store = getattr(runtime, "store", None)
+    if store is None:
+        raise StoreUnavailableError(
+            "This run has no store: serve the graph with langgraph.json (which wires one) or "
+            "compile it with store=... (see casts.memory.persistence.open_store)."
+        )
+    return store

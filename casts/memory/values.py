@@ -1,4 +1,4 @@
-"""What a storable value is, checked before anything is written.
+r"""What a storable value is, checked before anything is written.
 
 The backends disagree on what they accept: InMemoryStore keeps any Python object,
 PostgresStore raises ``TypeError`` on non-JSON values and JSONB rejects ``\\u0000``. Checking

@@ -1,0 +1,104 @@
+"""Shared fixtures: every store-backed test runs on InMemoryStore and on real PostgreSQL.
+
+PostgreSQL is ``POSTGRES_URI`` when set, else an embedded server (PostgreSQL 18 + pgvector)
+started once per test run. It is never skipped: an unavailable PostgreSQL fails the run.
+Tests isolate themselves with unique ids (``unique``) or a database of their own
+(``fresh_database``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from casts.memory.embedded import start_embedded_postgres
+from casts.memory.persistence import open_checkpointer, open_store
+from casts.memory.settings import Settings
+from casts.memory.store import GuardedStore
+
+BACKENDS = ["memory", "postgres"]
+TEST_EMBEDDINGS = {"MEMORY_EMBEDDINGS": "hash", "MEMORY_EMBEDDING_DIMS": "64"}
+
+
+@pytest.fixture(scope="session")
+def postgres_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real PostgreSQL with pgvector for the whole run."""
+    if os.environ.get("POSTGRES_URI"):
+        return os.environ["POSTGRES_URI"]
+    return start_embedded_postgres(tmp_path_factory.mktemp("embedded-postgres"))
+
+
+@pytest.fixture(scope="session")
+def database_factory(postgres_uri: str) -> Callable[[], str]:
+    """Create empty databases on the test server; returns their URIs."""
+
+    def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(postgres_uri, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return with_database(postgres_uri, name)
+
+    return create
+
+
+def with_database(uri: str, name: str) -> str:
+    """The same server, another database (works for URL and socket-style URIs)."""
+    info = psycopg.conninfo.conninfo_to_dict(uri)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture
+def fresh_database(database_factory: Callable[[], str]) -> str:
+    """A database of the test's own."""
+    return database_factory()
+
+
+def settings_for(backend: str, postgres_uri: str | None, tmp: Path, **env: str) -> Settings:
+    """Settings for one backend with test embeddings; ``env`` overrides."""
+    values = {"MEMORY_BACKEND": backend, "MEMORY_DATA_DIR": str(tmp), **TEST_EMBEDDINGS, **env}
+    if backend == "postgres":
+        values["POSTGRES_URI"] = postgres_uri or ""
+    return Settings.from_env(values)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test: each store test runs once per backend."""
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, postgres_uri: str, tmp_path: Path) -> Settings:
+    """Settings of the backend under test."""
+    return settings_for(backend, postgres_uri, tmp_path)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[GuardedStore]:
+    """The project's store on the backend under test."""
+    async with open_store(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def checkpointer(settings: Settings) -> AsyncIterator[object]:
+    """The project's checkpointer on the backend under test."""
+    async with open_checkpointer(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Unique ids (with a '.' to exercise label encoding), so tests never share data."""
+    run = uuid.uuid4().hex[:8]
+
+    def make(name: str) -> str:
+        return f"{name}.{run}@example.com"
+
+    return make
