@@ -100,7 +100,14 @@ class Memory(Record):
 
 
 class Fact(Record):
-    """A claim in a knowledge topic with its provenance; superseded facts are kept."""
+    """A claim in a knowledge topic with its provenance; superseded facts are kept.
+
+    ``content`` holds the claim so the semantic index embeds it. ``source`` is the first
+    source; ``sources`` lists every distinct source that stated the claim, in order, and
+    ``confirmations`` counts how often it was stated. A superseded fact stays in the store
+    with ``status="superseded"``, ``superseded_by`` and ``superseded_at``; the fact that
+    replaced it names it in ``supersedes``.
+    """
 
     content: str = Field(min_length=1, max_length=4000)
     topic: str = Field(min_length=1, max_length=200)
@@ -109,6 +116,7 @@ class Fact(Record):
     observed_at: str = Field(default_factory=iso_now)
     status: Literal["current", "superseded"] = "current"
     superseded_by: str | None = None
+    superseded_at: str | None = None
     supersedes: str | None = None
     confirmations: int = Field(default=1, ge=1)
     sources: list[str] = Field(default_factory=list)

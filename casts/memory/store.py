@@ -6,6 +6,8 @@
   backend, so a bad item raises ``InvalidValueError`` / ``InvalidNamespaceError`` naming the
   field and nothing of the batch is written -- for tools, nodes, the CLI and the server's
   HTTP store API alike;
+- matches a nested object in a filter by equality on every backend (PostgresStore reads
+  its keys as operators and fails, InMemoryStore matches it partially);
 - evaluates range filters (``$gt``, ``$gte``, ``$lt``, ``$lte``) itself, numerically, on
   every backend: PostgresStore compares numbers as text (``$gte: 10`` matches ``9``) and
   InMemoryStore raises when an item lacks the key. An item without a number there does not
@@ -22,6 +24,7 @@ from typing import Any
 from langgraph.store.base import (
     BaseStore,
     GetOp,
+    Item,
     ListNamespacesOp,
     Op,
     PutOp,
@@ -44,12 +47,30 @@ Plan = Generator[list[Op], list[Result], list[Result]]
 
 
 class PatchedInMemoryStore(InMemoryStore):
-    """InMemoryStore whose batches may embed the same text twice.
+    """InMemoryStore that behaves like PostgresStore where upstream differs.
 
-    Upstream zips one embedding per *distinct* text against one slot per *field*, and
-    raises when two puts share a text. Here each distinct text's embedding goes to all of
-    its slots.
+    - A batch may embed the same text twice: upstream zips one embedding per *distinct*
+      text against one slot per *field*, and raises when two puts share a text.
+    - An upsert keeps the item's ``created_at`` (upstream resets it).
+    - Search without a query lists the most recently updated first (upstream: insertion
+      order), so pages are the same on both backends.
     """
+
+    def _apply_put_ops(self, put_ops: dict[tuple[tuple[str, ...], str], PutOp]) -> None:
+        created = {
+            (namespace, key): existing.created_at
+            for namespace, key in put_ops
+            if (existing := self._data.get(namespace, {}).get(key)) is not None
+        }
+        super()._apply_put_ops(put_ops)
+        for (namespace, key), created_at in created.items():
+            if (item := self._data.get(namespace, {}).get(key)) is not None:
+                item.created_at = created_at
+
+    def _filter_items(self, op: SearchOp) -> list[tuple[Item, list[list[float]]]]:
+        # limit=-1 turns off upstream's early stop, which would cut in insertion order.
+        matches = super()._filter_items(op._replace(limit=-1))
+        return sorted(matches, key=lambda match: match[0].updated_at, reverse=True)
 
     def _insertinmem_store(
         self,
@@ -94,6 +115,7 @@ class GuardedStore(BaseStore):
         for position, op in enumerate(ops):
             check_op(op, position if len(ops) > 1 else None)
         results: list[Result] = [None] * len(ops)
+        ops = [_with_even_filter(op) for op in ops]
         ranged = {i for i, op in enumerate(ops) if isinstance(op, SearchOp) and _split(op)[1]}
         direct = [i for i in range(len(ops)) if i not in ranged]
         if direct:
@@ -146,9 +168,24 @@ def _split(op: SearchOp) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any
             rest = {k: v for k, v in condition.items() if k not in RANGE_OPERATORS}
             if rest:
                 exact[field] = rest
+        elif isinstance(condition, dict) and not any(k.startswith("$") for k in condition):
+            # A nested object matches by equality on every backend (PostgresStore would
+            # read its keys as operators, InMemoryStore as a partial match).
+            exact[field] = {"$eq": condition}
         else:
             exact[field] = condition
     return exact or None, ranges
+
+
+def _with_even_filter(op: Op) -> Op:
+    """A search whose nested-object filters mean the same on every backend."""
+    if not isinstance(op, SearchOp) or not op.filter:
+        return op
+    exact, ranges = _split(op)
+    merged: dict[str, Any] = dict(exact or {})
+    for field, condition in ranges.items():
+        merged[field] = {**merged.get(field, {}), **condition}
+    return op._replace(filter=merged)
 
 
 def _number_at(value: dict[str, Any], path: str) -> float | None:
