@@ -73,7 +73,7 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         open=False,
     )
     try:
-        await pool.open(wait=True, timeout=20)
+        await pool.open(wait=True, timeout=settings.connect_timeout_s)
     except PoolTimeout as error:
         await pool.close()
         raise StoreUnavailableError(
@@ -88,9 +88,17 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
 
 @asynccontextmanager
 async def _advisory_lock(uri: str, key: int) -> AsyncIterator[None]:
-    """Serialise migrations across processes with a session-level advisory lock."""
+    """Serialise migrations across processes with a session-level advisory lock.
+
+    The lock is polled with ``pg_try_advisory_lock`` rather than waited for: a session
+    blocked inside ``pg_advisory_lock`` holds an open transaction, and the store's
+    ``CREATE INDEX CONCURRENTLY`` migration waits for every open transaction -- a deadlock.
+    """
     async with await AsyncConnection.connect(uri, autocommit=True) as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        while not (
+            await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
+        )[0]:
+            await asyncio.sleep(0.05)
         try:
             yield
         finally:

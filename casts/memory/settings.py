@@ -28,6 +28,7 @@ class Settings:
         pool_min_size: Smallest connection pool size.
         pool_max_size: Largest connection pool size.
         ttl_sweep_minutes: How often expired items are deleted.
+        connect_timeout_s: How long to wait for PostgreSQL before giving up with an error.
     """
 
     backend: Backend
@@ -38,6 +39,7 @@ class Settings:
     pool_min_size: int = 1
     pool_max_size: int = 10
     ttl_sweep_minutes: float = 5.0
+    connect_timeout_s: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,7 +74,8 @@ class Settings:
             embedding_dims=_int(env, "MEMORY_EMBEDDING_DIMS"),
             pool_min_size=_int(env, "MEMORY_POOL_MIN_SIZE") or 1,
             pool_max_size=_int(env, "MEMORY_POOL_MAX_SIZE") or 10,
-            ttl_sweep_minutes=float(env.get("MEMORY_TTL_SWEEP_MINUTES") or 5.0),
+            ttl_sweep_minutes=_float(env, "MEMORY_TTL_SWEEP_MINUTES", 5.0),
+            connect_timeout_s=_float(env, "MEMORY_CONNECT_TIMEOUT", 20.0),
         )
 
 
@@ -84,3 +87,13 @@ def _int(env: Mapping[str, str], name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None

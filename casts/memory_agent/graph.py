@@ -1,0 +1,54 @@
+"""The memory agent: a chat agent that remembers the user across threads.
+
+Served by ``langgraph.json`` as ``memory_agent``; compiled without persistence (the server
+injects the project's store and checkpointer) and without a model (ChatOpenAI is built at
+run time from the environment). Tests pass a model: ``MemoryAgentGraph(model=...)``.
+"""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+
+from casts.base_graph import BaseGraph, add_nodes
+from casts.memory.context import MemoryContext
+from casts.memory_agent.modules.state import AgentInput, AgentOutput, MemoryAgentState
+from casts.memory_agent.modules.tools import MEMORY_TOOLS
+from casts.memory_agent.nodes import CallModel, LoadMemoryContext, memory_agent_prompt
+
+TOOLS_NODE = "tools"
+
+
+class MemoryAgentGraph(BaseGraph):
+    """load_memory_context -> agent <-> tools, until the agent calls no tool.
+
+    Args:
+        model: The chat model; None (the served graph) builds ChatOpenAI at run time.
+    """
+
+    name = "memory_agent"
+
+    def __init__(self, model: BaseChatModel | None = None) -> None:
+        self.model = model
+
+    def define(self) -> StateGraph:
+        """Load once per turn, then loop between the model and its tools."""
+        builder = StateGraph(
+            MemoryAgentState,
+            context_schema=MemoryContext,
+            input_schema=AgentInput,
+            output_schema=AgentOutput,
+        )
+        load = LoadMemoryContext()
+        agent = CallModel(self.model, MEMORY_TOOLS, memory_agent_prompt)
+        add_nodes(builder, load, agent)
+        builder.add_node(TOOLS_NODE, ToolNode(MEMORY_TOOLS))
+        builder.add_edge(START, load.name)
+        builder.add_edge(load.name, agent.name)
+        builder.add_conditional_edges(agent.name, tools_condition, [TOOLS_NODE, END])
+        builder.add_edge(TOOLS_NODE, agent.name)
+        return builder
+
+
+graph = MemoryAgentGraph()()

@@ -1,0 +1,90 @@
+"""Memory tools of the memory agent: the store and the user come from the runtime.
+
+The model supplies only what the memory is about; whose memory it is comes from
+``resolve_identity``. Refused input comes back as "Error: ..." text the model can correct,
+and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+
+from langchain.tools import ToolRuntime
+from langchain_core.tools import tool
+
+from casts.memory import memories
+from casts.memory.context import MemoryContext
+from casts.memory.identity import resolve_identity
+from casts.memory.store import require_store
+from casts.memory.tooling import report_errors
+from casts.user_profile.modules.tools import get_preference, set_preference
+
+
+@tool
+@report_errors
+async def remember_fact(
+    content: str,
+    runtime: ToolRuntime[MemoryContext],
+    kind: memories.MemoryKind = "fact",
+    confidence: float = 1.0,
+) -> str:
+    """Remember something lasting about the user for future conversations.
+
+    Saying the same thing again updates the existing memory instead of adding a copy, so
+    call it whenever the user shares a fact worth keeping.
+
+    Args:
+        content: The fact, as a short self-contained sentence ("Ada is allergic to nuts").
+        runtime: Injected by LangGraph (store, user); hidden from the model.
+        kind: fact, event, preference, instruction or note.
+        confidence: How sure you are, from 0.0 to 1.0.
+    """
+    identity = resolve_identity(runtime)
+    key, status = await memories.remember(
+        require_store(runtime),
+        identity.require_user(),
+        content,
+        kind=kind,
+        source=f"thread:{identity.session_id}" if identity.session_id else None,
+        confidence=confidence,
+    )
+    if status == "created":
+        return f"Remembered as memory {key}."
+    return f"Updated memory {key}, which already said this."
+
+
+@tool
+@report_errors
+async def recall_memories(query: str, runtime: ToolRuntime[MemoryContext], limit: int = 5) -> str:
+    """Search the user's long-term memories for ones relevant to the query.
+
+    The memories most relevant to the user's latest message are already in your
+    instructions; search when you need others.
+
+    Args:
+        query: What to look for, in words the memory would use.
+        runtime: Injected by LangGraph (store, user); hidden from the model.
+        limit: How many memories to return, from 1 to 50.
+    """
+    user_id = resolve_identity(runtime).require_user()
+    found = await memories.recall_memories(require_store(runtime), user_id, query, limit)
+    if not found:
+        return "No memories found."
+    return json.dumps([memories.describe(item) for item in found], ensure_ascii=False)
+
+
+@tool
+@report_errors
+async def forget_memory(key: str, runtime: ToolRuntime[MemoryContext]) -> str:
+    """Delete one of the user's memories, when they ask you to forget it or it is wrong.
+
+    Args:
+        key: The memory's key, as shown with the memory.
+        runtime: Injected by LangGraph (store, user); hidden from the model.
+    """
+    user_id = resolve_identity(runtime).require_user()
+    await memories.forget(require_store(runtime), user_id, key)
+    return f"Forgot memory {key}."
+
+
+MEMORY_TOOLS = [remember_fact, recall_memories, forget_memory, set_preference, get_preference]

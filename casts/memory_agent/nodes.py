@@ -1,0 +1,134 @@
+"""Nodes of the memory agent: load what the agent should know, then call the model.
+
+``CallModel`` is generic over tools and prompt; the LangMem cast reuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore, GetOp, SearchItem, SearchOp
+
+from casts.base_node import AsyncBaseNode
+from casts.memory import memories, namespaces
+from casts.memory.context import MemoryContext
+from casts.memory.identity import Identity, resolve_identity
+from casts.memory.store import require_store
+from casts.memory_agent.modules.models import chat_model_from_env
+from casts.memory_agent.modules.prompts import render_system_prompt
+from casts.memory_agent.modules.state import Known, MemoryAgentState
+
+MAX_PROFILE_ITEMS = 100
+"""At most this many profile fields, and as many preferences, go into the prompt."""
+MAX_WORKSPACE_ITEMS = 50
+"""At most this many team workspace entries go into the prompt."""
+RELEVANT_MEMORIES = 5
+"""How many memories relevant to the latest message go into the prompt."""
+
+
+def latest_human_text(messages: Sequence[AnyMessage]) -> str:
+    """The text of the latest human message, or "" when there is none."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message.text.strip()
+    return ""
+
+
+async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
+    """Read everything the agent should know this turn.
+
+    Profile, preferences and (when the run names a team) the user's membership of the team
+    and the team workspace are read in one ``abatch`` -- one round trip. The workspace is
+    kept only when the membership exists (same rule as ``casts.memory.workspace``: members
+    keyed by user id), so naming someone else's team reveals nothing. Recall is its own
+    call, because it ranks (and may embed the query) on its own terms; it runs concurrently
+    with the batch, so the turn waits for one round trip, not two in a row.
+    """
+    user_id = identity.require_user()
+    ops = [
+        SearchOp(namespaces.user_profile(user_id), limit=MAX_PROFILE_ITEMS),
+        SearchOp(namespaces.user_preferences(user_id), limit=MAX_PROFILE_ITEMS),
+    ]
+    if identity.team_id:
+        ops += [
+            GetOp(namespaces.team_members(identity.team_id), user_id),
+            SearchOp(namespaces.team_workspace(identity.team_id), limit=MAX_WORKSPACE_ITEMS),
+        ]
+    relevant = (
+        memories.recall_memories(store, user_id, query, RELEVANT_MEMORIES) if query else _nothing()
+    )
+    results, recalled = await asyncio.gather(store.abatch(ops), relevant)
+    profile, preferences, *team = results
+    known: Known = {
+        "profile": _values(profile),
+        "preferences": _values(preferences),
+        "memories": [memories.describe(item) for item in recalled],
+        "team": None,
+    }
+    if identity.team_id and team[0] is not None:
+        known["team"] = {"team_id": identity.team_id, "workspace": _values(team[1])}
+    return known
+
+
+async def _nothing() -> list[SearchItem]:
+    return []
+
+
+def _values(items: list[SearchItem] | None) -> dict[str, Any]:
+    """Key -> stored value; profile, preference and workspace records keep it in ``value``."""
+    return {item.key: item.value.get("value", item.value) for item in items or []}
+
+
+class LoadMemoryContext(AsyncBaseNode):
+    """Load the user's profile, preferences, relevant memories and team context once a turn."""
+
+    async def execute(
+        self, state: MemoryAgentState, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        """Put what the agent should know into state for the rest of the turn."""
+        identity = resolve_identity(runtime)
+        identity.require_user()
+        query = latest_human_text(state["messages"])
+        return {"known": await load_known(require_store(runtime), identity, query)}
+
+
+class CallModel(AsyncBaseNode):
+    """Call the chat model with a system prompt and tools; its tool calls drive the loop.
+
+    Args:
+        model: The chat model; None builds ChatOpenAI from the environment at run time
+            (see ``chat_model_from_env``), so the served graph imports without an API key.
+        tools: The tools the model may call (their schemas are bound to the model).
+        system_prompt: Renders the system prompt from the state.
+    """
+
+    name = "agent"
+
+    def __init__(
+        self,
+        model: BaseChatModel | None,
+        tools: Sequence[BaseTool],
+        system_prompt: Callable[[Any], str],
+    ) -> None:
+        self.model = model
+        self.tools = list(tools)
+        self.system_prompt = system_prompt
+
+    async def execute(self, state: Any) -> dict[str, Any]:
+        """Answer, or ask for tools, given the system prompt and the conversation."""
+        model = self.model if self.model is not None else chat_model_from_env()
+        bound = model.bind_tools(self.tools)
+        prompt = SystemMessage(self.system_prompt(state))
+        response = await bound.ainvoke([prompt, *state["messages"]])
+        return {"messages": [response]}
+
+
+def memory_agent_prompt(state: MemoryAgentState) -> str:
+    """The memory agent's system prompt from what ``LoadMemoryContext`` put in state."""
+    return render_system_prompt(state.get("known") or {})

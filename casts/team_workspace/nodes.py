@@ -1,0 +1,130 @@
+"""Nodes of the team-workspace cast: one per change, then a read of the whole workspace.
+
+Every node acts for the run's user in the run's team (both from the context, never from
+the request); membership is checked against the store before anything is read or written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from casts.base_node import AsyncBaseNode
+from casts.memory.context import MemoryContext
+from casts.memory.errors import InvalidValueError
+from casts.memory.identity import resolve_identity
+from casts.memory.store import require_store
+from casts.memory.workspace import (
+    add_member,
+    create_team,
+    read_workspace,
+    remove_member,
+    write_workspace,
+)
+from casts.team_workspace.modules.state import WorkspaceState
+
+ACTIONS = {
+    "read": "load_workspace",
+    "write": "write_entries",
+    "create": "create_team",
+    "add_member": "add_team_member",
+    "remove_member": "remove_team_member",
+}
+
+
+def route_action(state: WorkspaceState) -> str:
+    """The node that handles the requested action.
+
+    Raises:
+        InvalidValueError: Naming ``action`` when it is missing or unknown.
+    """
+    action = state.get("action")
+    if action not in ACTIONS:
+        raise InvalidValueError("action", f"must be one of {', '.join(ACTIONS)}; got {action!r}")
+    return ACTIONS[action]
+
+
+def _who(runtime: Runtime[MemoryContext]) -> tuple[str, str]:
+    identity = resolve_identity(runtime)
+    return identity.require_team(), identity.require_user()
+
+
+def _member_id(state: WorkspaceState) -> str:
+    member_id = state.get("member_id")
+    if not member_id:
+        raise InvalidValueError("member_id", "must name the user to add or remove")
+    return member_id
+
+
+class CreateTeam(AsyncBaseNode):
+    """Create the run's team with the run's user as owner (a no-op for a member)."""
+
+    async def execute(
+        self, state: WorkspaceState, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        """Create the team, refusing when it exists and the user is not in it."""
+        team_id, user_id = _who(runtime)
+        await create_team(require_store(runtime), team_id, user_id)
+        return {"changed": [f"members.{user_id}"]}
+
+
+class AddTeamMember(AsyncBaseNode):
+    """Add a member or change their role; owners only."""
+
+    async def execute(
+        self, state: WorkspaceState, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        """Add ``member_id`` with ``role`` (default ``member``)."""
+        team_id, user_id = _who(runtime)
+        member_id = _member_id(state)
+        await add_member(
+            require_store(runtime), team_id, user_id, member_id, state.get("role") or "member"
+        )
+        return {"changed": [f"members.{member_id}"]}
+
+
+class RemoveTeamMember(AsyncBaseNode):
+    """Remove a member; owners only, never themselves."""
+
+    async def execute(
+        self, state: WorkspaceState, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        """Remove ``member_id``; report nothing changed when they were not a member."""
+        team_id, user_id = _who(runtime)
+        member_id = _member_id(state)
+        removed = await remove_member(require_store(runtime), team_id, user_id, member_id)
+        return {"changed": [f"members.{member_id}"] if removed else []}
+
+
+class WriteEntries(AsyncBaseNode):
+    """Set and remove workspace entries in one batch, recording who wrote them and when."""
+
+    async def execute(
+        self, state: WorkspaceState, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        """Validate everything, check membership, then write."""
+        team_id, user_id = _who(runtime)
+        changed = await write_workspace(
+            require_store(runtime),
+            team_id,
+            user_id,
+            state.get("set_entries"),
+            state.get("remove_entries"),
+        )
+        return {"changed": changed}
+
+
+class LoadWorkspace(AsyncBaseNode):
+    """Read every entry and every member; a non-member is refused, not shown nothing."""
+
+    async def execute(
+        self, state: WorkspaceState, runtime: Runtime[MemoryContext]
+    ) -> dict[str, Any]:
+        """Return the workspace as the store holds it now."""
+        team_id, user_id = _who(runtime)
+        workspace = await read_workspace(require_store(runtime), team_id, user_id)
+        update: dict[str, Any] = {"entries": workspace.entries, "members": workspace.members}
+        if state.get("action") == "read":
+            update |= {"changed": []}
+        return update

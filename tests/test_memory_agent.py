@@ -1,0 +1,318 @@
+"""The memory agent and casts.memory.memories on both backends; only the LLM is scripted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fake_models import ScriptedChatModel, tool_call
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langgraph.store.base import PutOp, SearchOp
+from pydantic import Field
+
+from casts.memory import memories, namespaces
+from casts.memory.errors import ConfigurationError, InvalidValueError, MissingIdentityError
+from casts.memory.queries import asearch_all
+from casts.memory.records import TeamMember, WorkspaceEntry
+from casts.memory.store import GuardedStore
+from casts.memory_agent.graph import MemoryAgentGraph, graph
+from casts.memory_agent.modules.models import chat_model_from_env
+
+
+class RecordingModel(ScriptedChatModel):
+    """A scripted model that also keeps the messages of every call it received."""
+
+    received: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        self.received.append(list(messages))
+        return super()._generate(messages, *args, **kwargs)
+
+
+def recording(*messages: Any) -> RecordingModel:
+    return RecordingModel(messages=iter(messages))
+
+
+def call_with(tool: str, args: dict) -> AIMessage:
+    """A tool call whose arguments include ``name`` (which ``tool_call`` cannot take)."""
+    message = tool_call(tool)
+    message.tool_calls[0]["args"] = args
+    return message
+
+
+def agent(model, store, checkpointer):
+    return MemoryAgentGraph(model=model).build(store=store, checkpointer=checkpointer)
+
+
+def config(thread: str) -> dict:
+    return {"configurable": {"thread_id": thread}}
+
+
+def said(text: str) -> dict:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+def tool_replies(result: dict) -> list[str]:
+    return [m.content for m in result["messages"] if isinstance(m, ToolMessage)]
+
+
+def system_prompt(call: list[BaseMessage]) -> str:
+    assert isinstance(call[0], SystemMessage)
+    return call[0].content
+
+
+async def stored_memories(store, user: str) -> list:
+    (items,) = await asearch_all(store, namespaces.user_memories(user))
+    return items
+
+
+async def test_remembered_in_one_thread_is_known_in_another(store, checkpointer, unique):
+    user = unique("ada")
+    model = recording(
+        tool_call("remember_fact", content="Ada is allergic to peanuts"),
+        "Noted.",
+        tool_call("recall_memories", query="allergic peanuts"),
+        "You are allergic to peanuts.",
+    )
+    app = agent(model, store, checkpointer)
+    first = await app.ainvoke(
+        said("Please remember I'm allergic to peanuts"),
+        config(unique("t1")),
+        context={"user_id": user},
+    )
+    assert set(first) == {"messages"}
+    assert tool_replies(first) == [
+        f"Remembered as memory {memories.memory_key('Ada is allergic to peanuts')}."
+    ]
+    assert "peanuts" not in system_prompt(model.received[0]).split("<memories>")[1]
+
+    thread2 = unique("t2")
+    second = await app.ainvoke(
+        said("What am I allergic to?"), config(thread2), context={"user_id": user}
+    )
+    assert second["messages"][-1].content == "You are allergic to peanuts."
+    # The load node put the memory into the system prompt of the new thread...
+    prompt = system_prompt(model.received[2])
+    assert "Ada is allergic to peanuts" in prompt.split("<memories>")[1]
+    # ...kept it in state for the turn, and the recall tool finds it too.
+    state = await app.aget_state(config(thread2))
+    assert [m["content"] for m in state.values["known"]["memories"]] == [
+        "Ada is allergic to peanuts"
+    ]
+    assert system_prompt(model.received[3]) == prompt
+    (recalled,) = tool_replies(second)
+    assert "Ada is allergic to peanuts" in recalled
+
+
+async def test_users_do_not_see_each_other(store, checkpointer, unique):
+    model = recording(
+        tool_call("remember_fact", content="Secret: the vault code is 1234"),
+        "Noted.",
+        tool_call("recall_memories", query="vault code"),
+        "Nothing.",
+    )
+    app = agent(model, store, checkpointer)
+    await app.ainvoke(said("remember it"), config(unique("ta")), context={"user_id": unique("a")})
+    other = await app.ainvoke(
+        said("vault code?"), config(unique("tb")), context={"user_id": unique("b")}
+    )
+    assert tool_replies(other) == ["No memories found."]
+    assert "1234" not in system_prompt(model.received[2])
+
+
+async def test_restating_a_memory_updates_it(store, checkpointer, unique):
+    user = unique("dup")
+    model = recording(
+        tool_call("remember_fact", content="Ada lives in Paris"),
+        tool_call("remember_fact", content="  ada LIVES in paris! "),
+        tool_call("remember_fact", content="Ada has a cat named Tom"),
+        "Done.",
+    )
+    result = await agent(model, store, checkpointer).ainvoke(
+        said("facts"), config(unique("t")), context={"user_id": user}
+    )
+    key = memories.memory_key("Ada lives in Paris")
+    assert tool_replies(result) == [
+        f"Remembered as memory {key}.",
+        f"Updated memory {key}, which already said this.",
+        f"Remembered as memory {memories.memory_key('Ada has a cat named Tom')}.",
+    ]
+    items = await stored_memories(store, user)
+    assert sorted(item.value["content"] for item in items) == [
+        "Ada has a cat named Tom",
+        "ada LIVES in paris!",
+    ]
+
+
+async def test_near_duplicates_update_and_different_facts_do_not(store, unique):
+    user = unique("near")
+    key, status = await memories.remember(store, user, "Ada works as a nurse in Lyon")
+    assert status == "created"
+    (first,) = await stored_memories(store, user)
+    again = await memories.remember(store, user, "Ada works as a nurse in Lyon now", confidence=0.5)
+    assert again == (key, "updated")
+    likes = await memories.remember(store, user, "Ada likes green tea")
+    hates = await memories.remember(store, user, "Ada hates green tea")
+    assert likes.status == hates.status == "created"
+    items = {item.key: item.value for item in await stored_memories(store, user)}
+    assert len(items) == 3
+    assert items[key]["content"] == "Ada works as a nurse in Lyon now"
+    assert items[key]["confidence"] == 0.5
+    assert items[key]["created_at"] == first.value["created_at"]
+
+
+async def test_forget(store, checkpointer, unique):
+    user = unique("forget")
+    key = memories.memory_key("Ada plays the cello")
+    model = recording(
+        tool_call("remember_fact", content="Ada plays the cello"),
+        tool_call("forget_memory", key=key),
+        tool_call("forget_memory", key=key),
+        "Forgotten.",
+    )
+    result = await agent(model, store, checkpointer).ainvoke(
+        said("remember, then forget"), config(unique("t")), context={"user_id": user}
+    )
+    remembered, forgot, again = tool_replies(result)
+    assert remembered == f"Remembered as memory {key}."
+    assert forgot == f"Forgot memory {key}."
+    assert again.startswith("Error: No memory with key")
+    assert key in again
+    assert await stored_memories(store, user) == []
+
+
+async def test_bad_tool_input_is_reported_and_nothing_stored(store, checkpointer, unique):
+    user = unique("bad")
+    model = recording(
+        tool_call("remember_fact", content="   "),
+        tool_call("remember_fact", content="Ada likes tea", confidence=7),
+        tool_call("recall_memories", query="tea", limit=0),
+        "Sorry.",
+    )
+    result = await agent(model, store, checkpointer).ainvoke(
+        said("bad"), config(unique("t")), context={"user_id": user}
+    )
+    empty, confident, limit = tool_replies(result)
+    assert empty.startswith("Error: memory.content:")
+    assert confident.startswith("Error: memory.confidence:")
+    assert limit.startswith("Error: limit:")
+    (everything,) = await asearch_all(store, namespaces.user_root(user))
+    assert everything == []
+
+
+async def test_missing_user_is_refused_before_the_model_runs(store, checkpointer, unique):
+    model = recording("never")
+    with pytest.raises(MissingIdentityError):
+        await agent(model, store, checkpointer).ainvoke(said("hi"), config(unique("t")))
+    assert model.received == []
+
+
+async def test_memory_functions_refuse_bad_input(store, unique):
+    user = unique("direct")
+    with pytest.raises(InvalidValueError) as caught:
+        await memories.remember(store, user, "x" * 5000)
+    assert caught.value.field == "memory.content"
+    with pytest.raises(InvalidValueError):
+        await memories.recall_memories(store, user, "  ")
+    with pytest.raises(memories.MemoryNotFoundError):
+        await memories.forget(store, user, "mem-missing")
+    assert await stored_memories(store, user) == []
+
+
+async def test_profile_preferences_and_team_workspace_are_in_the_prompt(
+    store, checkpointer, unique
+):
+    user, team = unique("teamed"), unique("team")
+    entry = WorkspaceEntry(value={"status": "launch on Friday"}, updated_by=user)
+    await store.aput(namespaces.team_workspace(team), "project", entry.to_value())
+    member = TeamMember(role="owner", added_by=user)
+    await store.aput(namespaces.team_members(team), user, member.to_value())
+    model = recording(
+        call_with("set_preference", {"name": "language", "value": "French"}),
+        "D'accord.",
+        "Bonjour.",
+        "Hello.",
+        "Hi.",
+    )
+    app = agent(model, store, checkpointer)
+    context = {"user_id": user, "team_id": team}
+    await app.ainvoke(said("answer in French"), config(unique("t1")), context=context)
+    await app.ainvoke(said("status?"), config(unique("t2")), context=context)
+    prompt = system_prompt(model.received[2])
+    assert '"language": "French"' in prompt.split("<preferences>")[1]
+    assert "launch on Friday" in prompt.split("<team_workspace")[1]
+    await app.ainvoke(said("status?"), config(unique("t3")), context={"user_id": user})
+    assert "launch on Friday" not in system_prompt(model.received[3])
+    # Naming a team one is not a member of reveals nothing of its workspace.
+    outsider = {"user_id": unique("outsider"), "team_id": team}
+    await app.ainvoke(said("status?"), config(unique("t4")), context=outsider)
+    assert "launch on Friday" not in system_prompt(model.received[4])
+    assert "<team_workspace" not in system_prompt(model.received[4])
+
+
+class CountingStore(GuardedStore):
+    """The project's store, recording the ops of every batch (to count round trips)."""
+
+    def __init__(self, inner: GuardedStore) -> None:
+        super().__init__(inner.inner)
+        self.batches: list[list[Any]] = []
+
+    async def abatch(self, ops):
+        ops = list(ops)
+        self.batches.append(ops)
+        return await super().abatch(ops)
+
+
+async def test_context_is_loaded_in_one_batch_and_not_reread(store, checkpointer, unique):
+    user, team = unique("batch"), unique("team")
+    counting = CountingStore(store)
+    model = recording(
+        call_with("get_preference", {"name": "theme"}),
+        call_with("get_preference", {"name": "x"}),
+        "Ok.",
+    )
+    await agent(model, counting, checkpointer).ainvoke(
+        said("hello"), config(unique("t")), context={"user_id": user, "team_id": team}
+    )
+    profile_ns = namespaces.user_profile(user)
+    loads = [
+        ops
+        for ops in counting.batches
+        if any(isinstance(op, SearchOp) and op.namespace_prefix == profile_ns for op in ops)
+    ]
+    # get_preference reads the profile itself (twice); the load node read it once, in one
+    # batch together with the preferences and the team workspace.
+    assert len(loads) == 3
+    load_namespaces = [getattr(op, "namespace_prefix", None) or op.namespace for op in loads[0]]
+    assert load_namespaces == [
+        profile_ns,
+        namespaces.user_preferences(user),
+        namespaces.team_members(team),
+        namespaces.team_workspace(team),
+    ]
+    assert not any(isinstance(op, PutOp) for ops in counting.batches for op in ops)
+
+
+async def test_served_graph_without_api_key_names_the_settings(
+    store, checkpointer, unique, monkeypatch
+):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    served = graph.copy(update={"store": store, "checkpointer": checkpointer})
+    with pytest.raises(ConfigurationError) as caught:
+        await served.ainvoke(said("hi"), config(unique("t")), context={"user_id": unique("u")})
+    message = str(caught.value)
+    for setting in ("OPENAI_API_KEY", "MEMORY_AGENT_MODEL", "OPENAI_BASE_URL"):
+        assert setting in message
+
+
+def test_chat_model_comes_from_the_environment():
+    model = chat_model_from_env(
+        {
+            "OPENAI_API_KEY": "sk-test",
+            "MEMORY_AGENT_MODEL": "my-model",
+            "OPENAI_BASE_URL": "http://localhost:9/v1",
+        }
+    )
+    assert model.model_name == "my-model"
+    assert model.openai_api_base == "http://localhost:9/v1"
+    assert chat_model_from_env({"OPENAI_API_KEY": "sk-test"}).model_name == "gpt-4o-mini"
