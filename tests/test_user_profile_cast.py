@@ -62,6 +62,17 @@ async def test_configurable_user_id_still_works(graph, unique):
     assert out["preferences"] == {"lang": "fr"}
 
 
+async def test_a_failed_request_is_not_inherited_by_the_next_run(graph, unique):
+    user, thread = unique("retry"), unique("thread")
+    with pytest.raises(InvalidValueError):
+        await graph.ainvoke(
+            {"set_fields": {"bad": {"x": 1}}}, run_config(thread), context={"user_id": user}
+        )
+    again = await graph.ainvoke({}, run_config(thread), context={"user_id": user})
+    assert again["profile"] == {}
+    assert again["changed"] == []
+
+
 async def test_missing_user_is_refused_and_nothing_written(graph, store):
     with pytest.raises(MissingIdentityError):
         await graph.ainvoke({"set_fields": {"name": "Nobody"}}, run_config("t-none"))

@@ -11,7 +11,7 @@ from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.profiles import apply_profile_change, plan_profile_change, read_profile
 from casts.memory.store import require_store
-from casts.user_profile.modules.state import EMPTY_REQUEST, ProfileState
+from casts.user_profile.modules.state import ProfileState
 
 
 class ApplyProfileChanges(AsyncBaseNode):
@@ -21,7 +21,7 @@ class ApplyProfileChanges(AsyncBaseNode):
     """
 
     async def execute(self, state: ProfileState, runtime: Runtime[MemoryContext]) -> dict[str, Any]:
-        """Apply the request for the run's user and empty it from the thread's state."""
+        """Apply the request for the run's user."""
         identity = resolve_identity(runtime)
         change = plan_profile_change(
             identity.require_user(),
@@ -32,7 +32,7 @@ class ApplyProfileChanges(AsyncBaseNode):
             thread_id=identity.session_id,
         )
         await apply_profile_change(require_store(runtime), change)
-        return {**EMPTY_REQUEST, "changed": change.changed}
+        return {"changed": change.changed}
 
 
 class LoadProfile(AsyncBaseNode):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from langgraph.channels.ephemeral_value import EphemeralValue
 from typing_extensions import TypedDict
 
 
@@ -17,10 +18,10 @@ class ProfileInput(TypedDict, total=False):
         remove_preferences: Names of preferences to delete.
     """
 
-    set_fields: dict[str, Any]
-    set_preferences: dict[str, Any]
-    remove_fields: list[str]
-    remove_preferences: list[str]
+    set_fields: Annotated[dict[str, Any], EphemeralValue(dict[str, Any])]
+    set_preferences: Annotated[dict[str, Any], EphemeralValue(dict[str, Any])]
+    remove_fields: Annotated[list[str], EphemeralValue(list[str])]
+    remove_preferences: Annotated[list[str], EphemeralValue(list[str])]
 
 
 class ProfileOutput(TypedDict, total=False):
@@ -34,14 +35,7 @@ class ProfileOutput(TypedDict, total=False):
 class ProfileState(ProfileInput, ProfileOutput):
     """Everything the nodes read and write.
 
-    The thread keeps its state between runs, so the request keys are emptied once applied:
-    a later run on the same thread must not apply them again.
+    The thread keeps its state between runs. The request keys are ``EphemeralValue``
+    channels: they live only for the run that sent them -- even one that fails -- so a later
+    run on the same thread never applies an old request again.
     """
-
-
-EMPTY_REQUEST: ProfileInput = {
-    "set_fields": {},
-    "set_preferences": {},
-    "remove_fields": [],
-    "remove_preferences": [],
-}

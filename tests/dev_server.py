@@ -1,0 +1,99 @@
+"""Start and stop a real `langgraph dev` for tests, on a free port.
+
+The server runs the project's own ``langgraph.json`` except ``env`` (a developer's ``.env``
+must not redirect tests to their database); settings come from the environment given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+LANGGRAPH = Path(sys.executable).parent / "langgraph"
+START_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_config(directory: Path) -> Path:
+    """The project's langgraph.json without ``env``, written beside the project's."""
+    config = json.loads((PROJECT / "langgraph.json").read_text())
+    config["env"] = {}
+    path = PROJECT / f".langgraph.test-{directory.name}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+@contextlib.contextmanager
+def running_dev_server(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
+    """Run `langgraph dev` until the block ends; yields its base URL.
+
+    Raises:
+        RuntimeError: The server did not answer /ok in time (its log is in the message).
+    """
+    port = free_port()
+    config = test_config(log_dir)
+    log_path = log_dir / f"langgraph-dev-{port}.log"
+    full_env = {
+        **os.environ,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGGRAPH_NO_VERSION_CHECK": "true",
+        **env,
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(LANGGRAPH), "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
+             "--no-reload", "--config", str(config)],
+            cwd=PROJECT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, log_path)
+        yield url
+    finally:
+        _stop(process)
+        config.unlink(missing_ok=True)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.5)
+    _stop(process)
+    raise RuntimeError(f"langgraph dev did not start:\n{log_path.read_text()[-5000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
