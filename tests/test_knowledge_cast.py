@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fake_models import scripted, tool_call
+from tests.fake_models import scripted, tool_call
 from langchain.agents import create_agent
 from langchain_core.messages import ToolMessage
 

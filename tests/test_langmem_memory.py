@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from fake_models import scripted, tool_call
+from tests.fake_models import scripted, tool_call
 from langchain_core.messages import ToolMessage
 
 from casts.langmem_memory.graph import LangMemGraph, graph

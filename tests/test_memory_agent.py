@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fake_models import ScriptedChatModel, tool_call
+from tests.fake_models import ScriptedChatModel, tool_call
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langgraph.store.base import PutOp, SearchOp
 from pydantic import Field

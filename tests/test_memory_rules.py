@@ -25,7 +25,7 @@ from casts.memory.values import validate_key, validate_value
 # --- namespaces ------------------------------------------------------------------------
 
 
-@given(st.text(min_size=1).filter(lambda s: s.strip() and "\x00" not in s))
+@given(st.text(min_size=1, max_size=60).filter(lambda s: s.strip() and "\x00" not in s))
 def test_id_encoding_round_trips_and_has_no_dots(raw):
     label = namespaces.encode_id(raw)
     assert "." not in label
@@ -33,8 +33,8 @@ def test_id_encoding_round_trips_and_has_no_dots(raw):
 
 
 @given(
-    st.text(min_size=1).filter(lambda s: s.strip() and "\x00" not in s),
-    st.text(min_size=1).filter(lambda s: s.strip() and "\x00" not in s),
+    st.text(min_size=1, max_size=60).filter(lambda s: s.strip() and "\x00" not in s),
+    st.text(min_size=1, max_size=60).filter(lambda s: s.strip() and "\x00" not in s),
 )
 def test_distinct_ids_never_collide(a, b):
     if a != b:

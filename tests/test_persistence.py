@@ -75,7 +75,7 @@ async def test_written_then_read_after_store_and_pool_reopen(fresh_database, tmp
         assert state.values["profile"] == {"name": "Ada"}  # checkpoints survived too
 
 
-def test_embedded_data_survives_a_new_process(tmp_path):
+def test_embedded_data_survives_a_new_process(embedded_data_dir):
     """What `make dev` relies on: the embedded server's data outlives the process."""
     script = textwrap.dedent(
         """
@@ -94,7 +94,7 @@ def test_embedded_data_survives_a_new_process(tmp_path):
         asyncio.run(main(sys.argv[1]))
         """
     )
-    data = str(tmp_path / "data")
+    data = str(embedded_data_dir)
     for mode in ("write", "read"):
         done = subprocess.run(
             [sys.executable, "-c", script, mode, data],

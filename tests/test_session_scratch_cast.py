@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
-from fake_models import scripted, tool_call
+from tests.fake_models import scripted, tool_call
 from langchain.agents import create_agent
 from langchain_core.messages import ToolMessage
 from langgraph.store.base import PutOp
