@@ -8,6 +8,8 @@ Graphs exported through ``langgraph.json`` are compiled *without* checkpointer o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
@@ -15,6 +17,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
 from casts.base_node import AsyncBaseNode, BaseNode
+from casts.memory.errors import InvalidValueError
 
 
 class BaseGraph(ABC):
@@ -50,4 +53,22 @@ def add_nodes(builder: StateGraph, *nodes: BaseNode | AsyncBaseNode) -> StateGra
     return builder
 
 
-__all__ = ["BaseGraph", "add_nodes"]
+def action_router(actions: Mapping[str, str]) -> Callable[[Mapping[str, Any]], str]:
+    """A conditional-edge function sending a request to the node of its ``action``.
+
+    Structured-input casts take an ``action`` field; an unknown one is refused naming the
+    field and the valid choices, before any node runs.
+    """
+
+    def route_action(state: Mapping[str, Any]) -> str:
+        action = state.get("action")
+        if action not in actions:
+            raise InvalidValueError(
+                "action", f"must be one of {', '.join(actions)}; got {action!r}"
+            )
+        return actions[action]
+
+    return route_action
+
+
+__all__ = ["BaseGraph", "action_router", "add_nodes"]

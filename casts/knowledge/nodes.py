@@ -6,27 +6,17 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from casts.base_graph import action_router
 from casts.base_node import AsyncBaseNode
 from casts.knowledge.modules.state import EMPTY_RESULT, KnowledgeState
 from casts.memory.context import MemoryContext
-from casts.memory.errors import InvalidValueError
 from casts.memory.identity import resolve_identity
 from casts.memory.knowledge import add_facts, list_facts, list_topics, search_facts
 from casts.memory.store import require_store
 
 ACTIONS = {"add": "add_facts", "list": "list_facts", "search": "search_facts"}
 
-
-def route_action(state: KnowledgeState) -> str:
-    """The node that handles the requested action.
-
-    Raises:
-        InvalidValueError: Naming ``action`` when it is missing or unknown.
-    """
-    action = state.get("action")
-    if action not in ACTIONS:
-        raise InvalidValueError("action", f"must be one of {', '.join(ACTIONS)}; got {action!r}")
-    return ACTIONS[action]
+route_action = action_router(ACTIONS)
 
 
 class AddFacts(AsyncBaseNode):

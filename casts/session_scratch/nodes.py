@@ -6,9 +6,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from casts.base_graph import action_router
 from casts.base_node import AsyncBaseNode
 from casts.memory.context import MemoryContext
-from casts.memory.errors import InvalidValueError
 from casts.memory.identity import resolve_identity
 from casts.memory.scratch import DEFAULT_TTL_MINUTES, end_session, read_scratch, write_scratch
 from casts.memory.store import require_store
@@ -16,17 +16,7 @@ from casts.session_scratch.modules.state import ScratchState
 
 ACTIONS = {"read": "load_scratch", "write": "write_scratch_entries", "end": "end_scratch_session"}
 
-
-def route_action(state: ScratchState) -> str:
-    """The node that handles the requested action.
-
-    Raises:
-        InvalidValueError: Naming ``action`` when it is missing or unknown.
-    """
-    action = state.get("action")
-    if action not in ACTIONS:
-        raise InvalidValueError("action", f"must be one of {', '.join(ACTIONS)}; got {action!r}")
-    return ACTIONS[action]
+route_action = action_router(ACTIONS)
 
 
 def _session(runtime: Runtime[MemoryContext]) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from casts.base_graph import action_router
 from casts.base_node import AsyncBaseNode
 from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidValueError
@@ -32,17 +33,7 @@ ACTIONS = {
     "remove_member": "remove_team_member",
 }
 
-
-def route_action(state: WorkspaceState) -> str:
-    """The node that handles the requested action.
-
-    Raises:
-        InvalidValueError: Naming ``action`` when it is missing or unknown.
-    """
-    action = state.get("action")
-    if action not in ACTIONS:
-        raise InvalidValueError("action", f"must be one of {', '.join(ACTIONS)}; got {action!r}")
-    return ACTIONS[action]
+route_action = action_router(ACTIONS)
 
 
 def _who(runtime: Runtime[MemoryContext]) -> tuple[str, str]:
