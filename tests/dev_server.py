@@ -57,8 +57,18 @@ def running_dev_server(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(LANGGRAPH), "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
-             "--no-reload", "--config", str(config)],
+            [
+                str(LANGGRAPH),
+                "dev",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-browser",
+                "--no-reload",
+                "--config",
+                str(config),
+            ],
             cwd=PROJECT,
             env=full_env,
             stdout=log,
@@ -79,10 +89,12 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/ok", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.5)
     _stop(process)
     raise RuntimeError(f"langgraph dev did not start:\n{log_path.read_text()[-5000:]}")

@@ -18,7 +18,9 @@ GRAPHS = sorted(json.loads((PROJECT / "langgraph.json").read_text())["graphs"])
 
 
 async def run_profile(client, thread_id: str, user: str, request: dict) -> dict:
-    return await client.runs.wait(thread_id, "user_profile", input=request, context={"user_id": user})
+    return await client.runs.wait(
+        thread_id, "user_profile", input=request, context={"user_id": user}
+    )
 
 
 async def test_dev_server_on_embedded_postgres_survives_a_restart(
@@ -42,24 +44,34 @@ async def test_dev_server_on_embedded_postgres_survives_a_restart(
 
         first, second = await client.threads.create(), await client.threads.create()
         written = await run_profile(
-            client, first["thread_id"], user, {"set_fields": {"name": "Ada"}, "set_preferences": {"theme": "dark"}}
+            client,
+            first["thread_id"],
+            user,
+            {"set_fields": {"name": "Ada"}, "set_preferences": {"theme": "dark"}},
         )
         assert written["changed"] == ["fields.name", "preferences.theme"]
         read = await run_profile(client, second["thread_id"], user, {})
         assert read["profile"] == {"name": "Ada"}
         assert read["preferences"] == {"theme": "dark"}
 
-        await client.store.put_item(["user", "http-example", "memories"], "k", {"content": "via HTTP"})
+        await client.store.put_item(
+            ["user", "http-example", "memories"], "k", {"content": "via HTTP"}
+        )
         item = await client.store.get_item(["user", "http-example", "memories"], "k")
         assert item["value"] == {"content": "via HTTP"}
 
     # The server is stopped: the data is in the embedded PostgreSQL, written by both factories.
     uri = start_embedded_postgres(data_dir)
     with psycopg.connect(uri) as conn:
-        assert conn.execute("SELECT count(*) FROM store WHERE prefix LIKE 'user.%'").fetchone()[0] >= 3
-        assert conn.execute(
-            "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (first["thread_id"],)
-        ).fetchone()[0] > 0
+        assert (
+            conn.execute("SELECT count(*) FROM store WHERE prefix LIKE 'user.%'").fetchone()[0] >= 3
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (first["thread_id"],)
+            ).fetchone()[0]
+            > 0
+        )
 
     with running_dev_server(env, tmp_path) as url:
         client = get_client(url=url)

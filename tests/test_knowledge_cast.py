@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.fake_models import scripted, tool_call
 from langchain.agents import create_agent
 from langchain_core.messages import ToolMessage
 
@@ -16,6 +15,7 @@ from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidValueError, MissingIdentityError
 from casts.memory.knowledge import add_facts, fact_key, list_facts
 from casts.memory.queries import asearch_all
+from tests.fake_models import scripted, tool_call
 
 
 @pytest.fixture

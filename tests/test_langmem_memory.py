@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from tests.fake_models import scripted, tool_call
 from langchain_core.messages import ToolMessage
 
 from casts.langmem_memory.graph import LangMemGraph, graph
@@ -14,6 +13,7 @@ from casts.langmem_memory.modules.tools import SCHEMA_TOOLS
 from casts.memory import namespaces
 from casts.memory.errors import ConfigurationError, MissingIdentityError
 from casts.memory.queries import asearch_all
+from tests.fake_models import scripted, tool_call
 
 
 def agent(model, store, checkpointer):

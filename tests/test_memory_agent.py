@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.fake_models import ScriptedChatModel, tool_call
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langgraph.store.base import PutOp, SearchOp
 from pydantic import Field
@@ -17,6 +16,7 @@ from casts.memory.records import TeamMember, WorkspaceEntry
 from casts.memory.store import GuardedStore
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from casts.memory_agent.modules.models import chat_model_from_env
+from tests.fake_models import ScriptedChatModel, tool_call
 
 
 class RecordingModel(ScriptedChatModel):

@@ -53,7 +53,9 @@ async def test_concurrent_first_opens_migrate_once(fresh_database, tmp_path):
 
     await asyncio.gather(*(open_and_write(n) for n in range(4)))
     with psycopg.connect(fresh_database) as conn:
-        versions = conn.execute("SELECT count(*), count(DISTINCT v) FROM store_migrations").fetchone()
+        versions = conn.execute(
+            "SELECT count(*), count(DISTINCT v) FROM store_migrations"
+        ).fetchone()
     assert versions[0] == versions[1]
 
 
@@ -69,7 +71,9 @@ async def test_written_then_read_after_store_and_pool_reopen(fresh_database, tmp
         )
     async with open_store(settings) as store, open_checkpointer(settings) as saver:
         graph = UserProfileGraph().build(store=store, checkpointer=saver)
-        out = await graph.ainvoke({}, {"configurable": {"thread_id": "t2"}}, context={"user_id": user})
+        out = await graph.ainvoke(
+            {}, {"configurable": {"thread_id": "t2"}}, context={"user_id": user}
+        )
         assert out["profile"] == {"name": "Ada"}
         state = await graph.aget_state({"configurable": {"thread_id": "t1"}})
         assert state.values["profile"] == {"name": "Ada"}  # checkpoints survived too
@@ -84,7 +88,8 @@ def test_embedded_data_survives_a_new_process(embedded_data_dir):
         from casts.memory.settings import Settings
 
         async def main(mode):
-            settings = Settings.from_env({"MEMORY_BACKEND": "embedded", "MEMORY_DATA_DIR": sys.argv[2]})
+            env = {"MEMORY_BACKEND": "embedded", "MEMORY_DATA_DIR": sys.argv[2]}
+            settings = Settings.from_env(env)
             async with open_store(settings) as store:
                 if mode == "write":
                     await store.aput(("user", "proc"), "k", {"content": "kept"})

@@ -6,7 +6,6 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
-from tests.fake_models import scripted, tool_call
 from langchain.agents import create_agent
 from langchain_core.messages import ToolMessage
 from langgraph.store.base import PutOp
@@ -19,6 +18,7 @@ from casts.memory.queries import asearch_all
 from casts.memory.scratch import cleanup_older_than, read_scratch, write_scratch
 from casts.session_scratch.graph import SessionScratchGraph
 from casts.session_scratch.modules.tools import SCRATCH_TOOLS
+from tests.fake_models import scripted, tool_call
 
 
 @pytest.fixture

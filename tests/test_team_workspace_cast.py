@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.fake_models import scripted, tool_call
 from langchain.agents import create_agent
 from langchain_core.messages import ToolMessage
 
@@ -14,6 +13,7 @@ from casts.memory.queries import asearch_all
 from casts.memory.workspace import read_workspace
 from casts.team_workspace.graph import TeamWorkspaceGraph
 from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
+from tests.fake_models import scripted, tool_call
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from casts.memory.embedded import start_embedded_postgres
 from casts.memory.embeddings import make_index_config
 from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
+from casts.memory.recall_sql import ensure_lexical_index
 from casts.memory.settings import Settings
 from casts.memory.store import GuardedStore, PatchedInMemoryStore
 
@@ -170,7 +171,13 @@ async def open_store(settings: Settings | None = None) -> AsyncIterator[GuardedS
         }
         store = AsyncPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
         dims = str(index["dims"]) if index else "-"
-        await _migrate_once(uri, f"store:{dims}", _STORE_LOCK_KEY, store.setup)
+
+        async def setup() -> None:
+            await store.setup()
+            async with pool.connection() as conn:
+                await ensure_lexical_index(conn)
+
+        await _migrate_once(uri, f"store:{dims}", _STORE_LOCK_KEY, setup)
         await store.start_ttl_sweeper()
         try:
             yield GuardedStore(store)

@@ -1,16 +1,41 @@
 """The one recall path: find the memories most relevant to a query.
 
-Tools, nodes, the CLI and the evaluation all call ``recall``. (Placeholder ranking: the
-store's own search; the recall issue replaces it with hybrid lexical + semantic ranking.)
+Tools, nodes, the CLI and the evaluation all call ``recall``. It ranks by two signals --
+BM25 over the words of each memory's ``content`` and the embedding similarity of the store's
+index -- fused by ``casts.memory.fusion``. The stock ``store.search(query=...)`` ranks by the
+embedding alone and misses names, rare nouns and exact terms that conversational memory
+hinges on.
+
+Where the work happens depends on the backend:
+
+- PostgreSQL (``AsyncPostgresStore``): in one SQL statement, full-text index plus pgvector
+  (``casts.memory.recall_sql``); only the candidates travel to Python.
+- any other store (InMemoryStore): BM25 in Python over the namespace's items, the store's
+  own vector search for the semantic candidates.
+
+Without embeddings (``MEMORY_EMBEDDINGS=none``) recall is lexical only; when no word of the
+query occurs and there is no semantic signal, it returns the store's plain listing.
 """
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
-from langgraph.store.base import BaseStore, SearchItem
+from langgraph.store.base import BaseStore, SearchItem, SearchOp
+from langgraph.store.postgres.aio import AsyncPostgresStore
 
+from casts.memory.embeddings import INDEXED_FIELDS
+from casts.memory.fusion import Candidates, Weights
+from casts.memory.lexical import bm25_scores
 from casts.memory.namespaces import Namespace
+from casts.memory.queries import asearch_all
+from casts.memory.recall_sql import postgres_candidates, refresh_ttl
+from casts.memory.store import check_op
+
+DEFAULT_WEIGHTS = Weights()
+# InMemoryStore scans the whole store for every page, so read the namespace in one page.
+_ONE_PAGE = 1_000_000
 
 
 async def recall(
@@ -21,5 +46,82 @@ async def recall(
     limit: int = 5,
     filter: dict[str, Any] | None = None,
 ) -> list[SearchItem]:
-    """The ``limit`` items under ``namespace`` that best match ``query``, best first."""
-    return await store.asearch(namespace, query=query, limit=limit, filter=filter)
+    """The ``limit`` items under ``namespace`` that best match ``query``, best first.
+
+    Each item's ``score`` is its fused score in [0, 1].
+    """
+    return await hybrid_search(store, namespace, query, limit=limit, filter=filter)
+
+
+async def hybrid_search(
+    store: BaseStore,
+    namespace: Namespace,
+    query: str,
+    *,
+    limit: int = 5,
+    filter: dict[str, Any] | None = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> list[SearchItem]:
+    """``recall`` with the blend spelled out, for evaluation and tuning.
+
+    Raises:
+        InvalidNamespaceError, InvalidValueError: For a bad namespace, filter or limit, as
+            the store's own search would.
+    """
+    check_op(SearchOp(tuple(namespace), filter=filter, limit=limit, query=query))
+    if limit == 0:
+        return []
+    if not query or not query.strip():
+        return await store.asearch(namespace, filter=filter, limit=limit)
+    inner = getattr(store, "inner", store)
+    if isinstance(inner, AsyncPostgresStore):
+        candidates = await postgres_candidates(
+            inner,
+            tuple(namespace),
+            query,
+            filter=filter,
+            pool=weights.pool(limit),
+            weights=weights,
+        )
+    else:
+        candidates = await _python_candidates(
+            store, tuple(namespace), query, filter, weights, weights.pool(limit)
+        )
+    if not candidates.items:
+        return await store.asearch(namespace, filter=filter, limit=limit)
+    found = candidates.ranked(weights, limit)
+    if isinstance(inner, AsyncPostgresStore):
+        await refresh_ttl(inner, found)
+    return found
+
+
+def indexed_text(value: dict[str, Any]) -> str:
+    """The text of a value that recall reads: its indexed fields, joined."""
+    parts = [value.get(field) for field in INDEXED_FIELDS]
+    return " ".join(part for part in parts if isinstance(part, str))
+
+
+async def _python_candidates(
+    store: BaseStore,
+    namespace: Namespace,
+    query: str,
+    filter: dict[str, Any] | None,
+    weights: Weights,
+    pool: int,
+) -> Candidates:
+    """Candidates through the store's public API, for backends without full-text search."""
+    found = Candidates()
+    if weights.uses_lexical:
+        (everything,) = await asearch_all(store, namespace, filter=filter, page_size=_ONE_PAGE)
+        scores = bm25_scores(query, [indexed_text(item.value) for item in everything])
+        best = heapq.nlargest(pool, ((score, i) for i, score in enumerate(scores) if score > 0))
+        for score, i in best:
+            item = everything[i]
+            found.items[(item.namespace, item.key)] = item
+            found.lexical[(item.namespace, item.key)] = score
+    if weights.uses_semantic and getattr(store, "index_config", None):
+        for item in await store.asearch(namespace, query=query, filter=filter, limit=pool):
+            if item.score is not None:
+                found.items.setdefault((item.namespace, item.key), item)
+                found.semantic[(item.namespace, item.key)] = item.score
+    return found

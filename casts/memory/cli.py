@@ -1,0 +1,135 @@
+"""The ``memory-casts`` command: subcommands over the project's store.
+
+Each command is one ``add_*`` function registering an argparse subparser with a ``run``
+coroutine, so more commands (ls, get, put, export, ...) plug in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from casts.memory.embeddings import make_embeddings
+from casts.memory.errors import MemoryCastError
+from casts.memory.evaluation import evaluate, format_table, hybrid, stock
+from casts.memory.fusion import DEFAULT_LEXICAL_WEIGHT, Weights
+from casts.memory.ingest import DEFAULT_BATCH
+from casts.memory.locomo import load_directory
+from casts.memory.persistence import open_store
+from casts.memory.settings import Settings
+
+
+def _ks(raw: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in raw.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k {raw!r}: give whole numbers like 1,5,10") from None
+    if not ks or ks[0] < 1:
+        raise argparse.ArgumentTypeError("--k needs positive whole numbers")
+    return ks
+
+
+def _weight(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("--lexical-weight must be between 0 and 1")
+    return value
+
+
+def eval_settings(backend: str, embeddings: str, env: dict[str, str] | None = None) -> Settings:
+    """Settings for an evaluation: ``memory``, or ``postgres`` (POSTGRES_URI, else embedded)."""
+    env = dict(os.environ if env is None else env)
+    env["MEMORY_EMBEDDINGS"] = embeddings
+    if backend == "memory":
+        env["MEMORY_BACKEND"] = "memory"
+    else:
+        env["MEMORY_BACKEND"] = "postgres" if env.get("POSTGRES_URI") else "embedded"
+    return Settings.from_env(env)
+
+
+async def run_eval_recall(args: argparse.Namespace) -> int:
+    """``memory-casts eval recall``: recall@k, ingest rate and latency, ours vs stock."""
+    conversations = load_directory(Path(args.data), with_dates=not args.no_dates)
+    settings = eval_settings(args.backend, args.embeddings)
+    built = make_embeddings(settings)
+    rankers = {"recall": hybrid(Weights(lexical=args.lexical_weight))}
+    if built is not None:
+        rankers["lexical"] = hybrid(Weights(lexical=1.0))
+    rankers["baseline"] = stock
+    async with open_store(settings) as store:
+        report = await evaluate(
+            store,
+            conversations,
+            rankers,
+            ks=args.k,
+            embeddings=built[0] if built else None,
+            batch_size=args.batch_size,
+        )
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        title = (
+            f"LoCoMo recall: {len(conversations)} conversations, backend {args.backend}, "
+            f"embeddings {args.embeddings}, lexical weight {args.lexical_weight}"
+        )
+        print(format_table(report, title=title))
+    return 0
+
+
+def add_eval(commands: argparse._SubParsersAction) -> None:
+    """Register ``eval`` and its subcommands."""
+    evaluation = commands.add_parser("eval", help="measure the memory layer")
+    kinds = evaluation.add_subparsers(dest="kind", required=True)
+    recall = kinds.add_parser(
+        "recall", help="recall@k on LoCoMo-format conversations, ours vs store.search"
+    )
+    recall.add_argument("--data", required=True, help="directory of LoCoMo *.json files")
+    recall.add_argument(
+        "--embeddings", default="local", help="local (default), none, openai, hash, module:fn"
+    )
+    recall.add_argument("--k", type=_ks, default=[1, 5, 10, 25], help="e.g. 1,5,10,25")
+    recall.add_argument("--json", action="store_true", help="print one JSON object")
+    recall.add_argument(
+        "--backend",
+        choices=["memory", "postgres"],
+        default="memory",
+        help="memory (default) or postgres (POSTGRES_URI, else embedded)",
+    )
+    recall.add_argument(
+        "--lexical-weight",
+        type=_weight,
+        default=DEFAULT_LEXICAL_WEIGHT,
+        help="share of the lexical signal in the blend (tuning)",
+    )
+    recall.add_argument(
+        "--no-dates", action="store_true", help="leave the session date out of each memory's text"
+    )
+    recall.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="memories per write")
+    recall.set_defaults(run=run_eval_recall)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``memory-casts`` parser with every registered command."""
+    parser = argparse.ArgumentParser(prog="memory-casts", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_eval(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``memory-casts``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(args.run(args))
+    except MemoryCastError as error:
+        print(f"memory-casts: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Combine the lexical and the semantic ranking of recall into one.
+
+Both backends hand over the same thing -- each signal's top candidates with their raw
+scores -- and fuse here, so an item ranks the same on InMemoryStore and on PostgreSQL.
+
+The blend min-max scales each signal over its own candidates and mixes them with one
+weight. A normalised blend keeps how much better the best match is, which reciprocal-rank
+fusion throws away (on the LoCoMo development data RRF scored 5 points lower at R@10); an
+item one signal did not return scores 0 on that signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from langgraph.store.base import SearchItem
+
+Id = TypeVar("Id", bound=Hashable)
+
+# Tuned on the LoCoMo development conversations (see ``memory-casts eval recall``).
+DEFAULT_LEXICAL_WEIGHT = 0.65
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts.
+
+    Attributes:
+        lexical: Weight of the lexical signal in [0, 1]; the semantic signal gets the rest.
+            1.0 is lexical-only, 0.0 semantic-only.
+        candidates: How many items each signal contributes at least (more when a larger
+            ``limit`` is asked for).
+    """
+
+    lexical: float = DEFAULT_LEXICAL_WEIGHT
+    candidates: int = 50
+
+    def pool(self, limit: int) -> int:
+        """Candidates each signal contributes for a result of ``limit`` items."""
+        return max(self.candidates, 2 * limit)
+
+    @property
+    def uses_semantic(self) -> bool:
+        """Whether the semantic signal counts at all."""
+        return self.lexical < 1.0
+
+    @property
+    def uses_lexical(self) -> bool:
+        """Whether the lexical signal counts at all."""
+        return self.lexical > 0.0
+
+
+def fuse(
+    lexical: Mapping[Id, float], semantic: Mapping[Id, float], weights: Weights
+) -> list[tuple[Id, float]]:
+    """Rank the union of both candidate sets by the weighted, normalised blend.
+
+    Args:
+        lexical: BM25 score of each lexical candidate.
+        semantic: Cosine similarity of each semantic candidate.
+        weights: The blend.
+
+    Returns:
+        ``(id, fused score)`` best first; ties keep lexical order, then semantic order.
+    """
+    lexical_norm = _min_max(lexical)
+    semantic_norm = _min_max(semantic)
+    fused: dict[Id, float] = {}
+    for item_id in [*lexical, *semantic]:
+        if item_id in fused:
+            continue
+        fused[item_id] = weights.lexical * lexical_norm.get(item_id, 0.0) + (
+            1.0 - weights.lexical
+        ) * semantic_norm.get(item_id, 0.0)
+    order = {item_id: position for position, item_id in enumerate(fused)}
+    return sorted(fused.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+def _min_max(scores: Mapping[Id, float]) -> dict[Id, float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high <= low:
+        return {item_id: 1.0 for item_id in scores}
+    return {item_id: (score - low) / (high - low) for item_id, score in scores.items()}
+
+
+@dataclass
+class Candidates:
+    """What a backend found for one query: the items and each signal's raw scores.
+
+    Attributes:
+        items: The candidate items by ``(namespace, key)``.
+        lexical: BM25 score of the lexical candidates.
+        semantic: Cosine similarity of the semantic candidates.
+    """
+
+    items: dict[tuple[tuple[str, ...], str], SearchItem] = field(default_factory=dict)
+    lexical: dict[tuple[tuple[str, ...], str], float] = field(default_factory=dict)
+    semantic: dict[tuple[tuple[str, ...], str], float] = field(default_factory=dict)
+
+    def ranked(self, weights: Weights, limit: int) -> list[SearchItem]:
+        """The best ``limit`` items, each carrying its fused score."""
+        return [
+            _with_score(self.items[item_id], score)
+            for item_id, score in fuse(self.lexical, self.semantic, weights)[:limit]
+        ]
+
+
+def _with_score(item: SearchItem, score: float) -> SearchItem:
+    return SearchItem(
+        namespace=item.namespace,
+        key=item.key,
+        value=item.value,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        score=score,
+    )

@@ -1,0 +1,115 @@
+"""The lexical signal of recall: words, a light stemmer, stop words and BM25.
+
+Embeddings miss what conversational memory hinges on: names, rare nouns, exact terms.
+BM25 finds them. This is the Python side, used on backends without a full-text engine
+(InMemoryStore); on PostgreSQL the same formula runs in SQL (``casts.memory.recall_sql``)
+over PostgreSQL's own ``english`` stemmer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+K1 = 1.2
+# Length normalisation weaker than the textbook 0.75: memories are all short, and a longer
+# one is longer because it says more, not because it repeats itself (tuned on LoCoMo dev).
+B = 0.4
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_VOWELS = frozenset("aeiouy")
+
+_STOP_WORDS_TEXT = """
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its
+itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+s t d ll m re ve
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+
+
+def stem(word: str) -> str:
+    """Strip common English inflections so "painting", "painted" and "paints" meet.
+
+    Deliberately light (plural, -ing, -ed, -ly, final e): it only has to make inflected
+    forms of the same word agree, and a light stemmer never merges unrelated words the way
+    aggressive derivational stemming does.
+    """
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "edly", "ed", "ly"):
+        if word.endswith(suffix):
+            stem_ = word[: -len(suffix)]
+            if len(stem_) >= 3 and _VOWELS & set(stem_):
+                if suffix == "ed" and stem_.endswith("i"):
+                    stem_ = stem_[:-1] + "y"
+                word = _undouble(stem_) if suffix != "ly" else stem_
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _undouble(word: str) -> str:
+    """``swimm`` -> ``swim``, but keep ``fall`` and ``pass``."""
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz" + "aeiou":
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=200_000)
+def terms(text: str) -> tuple[str, ...]:
+    """The index terms of a text: lower-cased words, stop words dropped, stemmed.
+
+    Cached, because recall over a backend without an index re-reads the same memories for
+    every query.
+    """
+    return tuple(stem(word) for word in _WORD.findall(text.lower()) if word not in STOP_WORDS)
+
+
+@lru_cache(maxsize=200_000)
+def term_counts(text: str) -> Counter[str]:
+    """How often each term occurs in ``text`` (cached; callers must not modify it)."""
+    return Counter(terms(text))
+
+
+def bm25_scores(
+    query: str, documents: Sequence[str], *, k1: float = K1, b: float = B
+) -> list[float]:
+    """BM25 score of every document for ``query`` (0.0 when no query term occurs).
+
+    Statistics (document frequency, average length) come from ``documents`` themselves:
+    the items of the namespace being searched.
+    """
+    query_terms = set(terms(query))
+    if not query_terms or not documents:
+        return [0.0] * len(documents)
+    counted = [term_counts(document) for document in documents]
+    lengths = [sum(counts.values()) for counts in counted]
+    average = (sum(lengths) / len(lengths)) or 1.0
+    frequency = Counter(term for counts in counted for term in query_terms & counts.keys())
+    total = len(documents)
+    idf = {term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in frequency.items()}
+    scores = []
+    for counts, length in zip(counted, lengths, strict=True):
+        norm = k1 * (1 - b + b * length / average)
+        scores.append(
+            sum(
+                weight * counts[term] * (k1 + 1) / (counts[term] + norm)
+                for term, weight in idf.items()
+                if term in counts
+            )
+        )
+    return scores

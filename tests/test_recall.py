@@ -1,0 +1,186 @@
+"""Hybrid recall on both backends: what it finds, what it leaves out, where it runs."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from langgraph.store.base import PutOp
+
+from casts.memory import namespaces
+from casts.memory import recall as recall_module
+from casts.memory.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.fusion import Weights
+from casts.memory.ingest import put_many, puts
+from casts.memory.persistence import open_store
+from casts.memory.recall import hybrid_search, recall
+from casts.memory.recall_sql import LEXICAL_INDEX, ensure_lexical_index
+from casts.memory.records import Memory
+from tests.conftest import settings_for
+
+FILLER = [
+    "We talked about the weather and the long drive home",
+    "Dinner was pasta with friends from work",
+    "The kids had a busy week at school",
+    "Saw a movie about space travel on Friday",
+    "Started reading a new novel before bed",
+    "The garden needs watering every morning now",
+]
+
+
+def memory(content: str, **extra: object) -> dict:
+    return {**Memory(content=content).to_value(), **extra}
+
+
+async def remember(store, namespace, contents: list[str], **extra: object) -> None:
+    items = [(f"m{i}", memory(text, **extra)) for i, text in enumerate(contents)]
+    await put_many(store, puts(namespace, items), progress=False)
+
+
+async def test_rare_word_ranks_first(store, unique):
+    space = namespaces.user_memories(unique("rare"))
+    await remember(store, space, [*FILLER, "My sister adopted a greyhound named Comet"])
+    found = await recall(store, space, "Who is Comet?", limit=3)
+    assert found[0].value["content"].endswith("named Comet")
+    assert len(found) == 3
+    assert [item.score for item in found] == sorted((item.score for item in found), reverse=True)
+    assert all(0.0 <= item.score <= 1.0 for item in found)
+
+
+async def test_inflections_meet(store, unique):
+    space = namespaces.user_memories(unique("stem"))
+    await remember(store, space, [*FILLER, "She painted a sunrise over the lake last year"])
+    found = await recall(store, space, "when was the painting of the sunrises", limit=1)
+    assert found[0].value["content"].startswith("She painted a sunrise")
+
+
+async def test_only_the_namespace_and_its_children(store, unique):
+    mine, theirs = unique("mine"), unique("theirs")
+    await remember(store, namespaces.user_memories(mine), ["I collect vintage typewriters"])
+    await remember(store, namespaces.user_memories(theirs), ["I collect vintage cameras"])
+    found = await recall(store, namespaces.user_root(mine), "vintage typewriters cameras")
+    assert [item.value["content"] for item in found] == ["I collect vintage typewriters"]
+    assert found[0].namespace == namespaces.user_memories(mine)
+
+
+async def test_filters_apply_to_both_signals(store, unique):
+    space = namespaces.user_memories(unique("filter"))
+    await put_many(
+        store,
+        [
+            PutOp(space, "a", memory("Trip to Lisbon in spring", topic="travel", stars=5)),
+            PutOp(space, "b", memory("Lisbon trip budget notes", topic="money", stars=2)),
+            PutOp(space, "c", memory("Trip to Porto", topic="travel", stars="5")),
+        ],
+        progress=False,
+    )
+    travel = await recall(store, space, "Lisbon trip", filter={"topic": "travel"})
+    assert {item.key for item in travel} == {"a", "c"}
+    rated = await recall(store, space, "Lisbon trip", filter={"stars": {"$gte": 3}})
+    assert [item.key for item in rated] == ["a"]  # "5" is text, not a number
+    not_money = await recall(store, space, "Lisbon", filter={"topic": {"$ne": "money"}})
+    assert "b" not in {item.key for item in not_money}
+
+
+async def test_stop_words_only_or_empty_query_still_lists(store, unique):
+    space = namespaces.user_memories(unique("stop"))
+    await remember(store, space, FILLER[:3])
+    assert len(await recall(store, space, "what was it", limit=5)) == 3
+    assert len(await recall(store, space, "   ", limit=2)) == 2
+    assert await recall(store, space, "anything", limit=0) == []
+    assert await recall(store, namespaces.user_memories(unique("nobody")), "anything") == []
+
+
+async def test_updated_content_is_found_by_its_new_words(store, unique):
+    space = namespaces.user_memories(unique("update"))
+    await remember(store, space, [*FILLER, "I play the cello"])
+    await store.aput(space, f"m{len(FILLER)}", memory("I switched to the bassoon"))
+    found = await recall(store, space, "cello bassoon", limit=1)
+    assert found[0].value["content"] == "I switched to the bassoon"
+    assert await recall(store, space, "cello", limit=10) != []  # falls back to listing
+    cello = await hybrid_search(store, space, "cello", limit=10, weights=Weights(lexical=1.0))
+    assert all("cello" not in item.value["content"] for item in cello)
+
+
+async def test_bad_input_is_refused(store):
+    with pytest.raises(InvalidNamespaceError):
+        await recall(store, ("user", "a.b"), "x")
+    with pytest.raises(InvalidValueError):
+        await recall(store, ("user", "x"), "x", limit=-1)
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+async def test_each_signal_alone(store, unique, weight):
+    space = namespaces.user_memories(unique("alone"))
+    await remember(store, space, [*FILLER, "Our band rehearses in the basement"])
+    found = await hybrid_search(
+        store, space, "band rehearses basement", limit=1, weights=Weights(lexical=weight)
+    )
+    assert found[0].value["content"] == "Our band rehearses in the basement"
+
+
+async def test_lexical_only_without_embeddings(backend, tmp_path, unique, database_factory):
+    uri = database_factory() if backend == "postgres" else None
+    settings = settings_for(backend, uri, tmp_path, MEMORY_EMBEDDINGS="none")
+    async with open_store(settings) as store:
+        space = namespaces.user_memories(unique("plain"))
+        await remember(store, space, [*FILLER, "The recital is on the ninth of June"])
+        found = await recall(store, space, "When is the recital?", limit=2)
+        assert found[0].value["content"] == "The recital is on the ninth of June"
+
+
+async def test_postgres_ranks_in_the_database(backend, store, unique, monkeypatch):
+    async def load_everything(*args, **kwargs):
+        raise AssertionError("recall loaded the whole namespace into Python")
+
+    monkeypatch.setattr(recall_module, "asearch_all", load_everything)
+    space = namespaces.user_memories(unique("sql"))
+    await remember(store, space, [*FILLER, "Booked flights to Reykjavik"])
+    if backend == "memory":
+        with pytest.raises(AssertionError):
+            await recall(store, space, "Reykjavik flights")
+        return
+    found = await recall(store, space, "Reykjavik flights", limit=1)
+    assert found[0].value["content"] == "Booked flights to Reykjavik"
+
+
+async def test_postgres_migration_is_idempotent(fresh_database, tmp_path):
+    settings = settings_for("postgres", fresh_database, tmp_path)
+    async with open_store(settings):
+        pass
+    async with await psycopg.AsyncConnection.connect(fresh_database, autocommit=True) as conn:
+        await ensure_lexical_index(conn)
+        await ensure_lexical_index(conn)
+        cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (LEXICAL_INDEX,))
+        assert (await cursor.fetchone())[0] is True
+
+
+async def test_query_syntax_is_just_text(store, unique):
+    space = namespaces.user_memories(unique("syntax"))
+    await remember(store, space, [*FILLER, "O'Brien's café opens at 7 & closes late"])
+    for query in ["O'Brien's café", "a & b | !c:* <-> (", "back\\slash 'quote'", "日本語"]:
+        found = await recall(store, space, query, limit=3)
+        assert len(found) == 3
+    found = await recall(store, space, "O'Brien café", limit=1)
+    assert found[0].value["content"].startswith("O'Brien's café")
+
+
+async def test_postgres_refreshes_the_ttl_of_what_it_returns(postgres_uri, tmp_path, unique):
+    settings = settings_for("postgres", postgres_uri, tmp_path)
+    async with open_store(settings) as store:
+        space = namespaces.user_memories(unique("ttl"))
+        await store.aput(space, "old", memory("Renewed my passport in Lagos"), ttl=1.0)
+        await store.aput(space, "other", memory("Unrelated note"), ttl=1.0)
+        prefix = ".".join(space)
+        async with await psycopg.AsyncConnection.connect(postgres_uri, autocommit=True) as conn:
+            await conn.execute(
+                "UPDATE store SET expires_at = NOW() + interval '10 seconds' WHERE prefix = %s",
+                (prefix,),
+            )
+            found = await recall(store, space, "passport Lagos", limit=1)
+            assert [item.key for item in found] == ["old"]
+            cursor = await conn.execute(
+                "SELECT key, expires_at > NOW() + interval '30 seconds' FROM store "
+                "WHERE prefix = %s ORDER BY key",
+                (prefix,),
+            )
+            assert await cursor.fetchall() == [("old", True), ("other", False)]
