@@ -131,9 +131,9 @@ async def check_vector_dims(pool: AsyncConnectionPool, index: IndexConfig | None
     if stored is not None and stored != index["dims"]:
         raise EmbeddingDimensionMismatchError(
             f"The database holds {stored}-dimension vectors, but MEMORY_EMBEDDINGS gives "
-            f"{index['dims']}. Either go back to the embeddings that made them, or re-embed: "
-            "`memory-casts reindex` drops the old vectors and embeds every item again "
-            "(or by hand: DROP TABLE store_vectors; DELETE FROM vector_migrations;)."
+            f"{index['dims']}. Either go back to the embeddings that made them, or drop the old "
+            "vectors (DROP TABLE store_vectors; DELETE FROM vector_migrations;), restart so "
+            "the table is made again, and put the items again to re-embed them."
         )
 
 
