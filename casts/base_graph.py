@@ -12,21 +12,39 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import tools_condition
 from langgraph.store.base import BaseStore
 
 from casts.base_node import AsyncBaseNode, BaseNode
+from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidValueError
+
+Node = BaseNode | AsyncBaseNode
 
 
 class BaseGraph(ABC):
     """A cast's graph definition.
 
-    Subclasses set ``name`` and implement ``define`` to add nodes and edges to a builder.
+    Subclasses set ``name`` and the schemas, and implement ``define`` to add nodes and edges
+    to ``new_builder()``. Separate input and output schemas keep Studio's form clean.
     """
 
     name: str
+    state_schema: type
+    input_schema: type
+    output_schema: type
+    context_schema: type = MemoryContext
+
+    def new_builder(self) -> StateGraph:
+        """An empty builder carrying the cast's state, input, output and context schemas."""
+        return StateGraph(
+            self.state_schema,
+            context_schema=self.context_schema,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+        )
 
     @abstractmethod
     def define(self) -> StateGraph:
@@ -46,7 +64,7 @@ class BaseGraph(ABC):
         return self.build()
 
 
-def add_nodes(builder: StateGraph, *nodes: BaseNode | AsyncBaseNode) -> StateGraph:
+def add_nodes(builder: StateGraph, *nodes: Node) -> StateGraph:
     """Add BaseNode instances under their own names."""
     for node in nodes:
         builder.add_node(node.name, node)
@@ -71,4 +89,39 @@ def action_router(actions: Mapping[str, str]) -> Callable[[Mapping[str, Any]], s
     return route_action
 
 
-__all__ = ["BaseGraph", "action_router", "add_nodes"]
+def route_by_action(
+    builder: StateGraph, routes: Mapping[str, Node], *, then: Node | None = None
+) -> StateGraph:
+    """Wire a structured-input cast: START -> the node of the request's ``action`` -> END.
+
+    Args:
+        builder: The cast's builder.
+        routes: Which node handles each action (a node may serve several actions).
+        then: A node every other route hands over to before END (e.g. one that reads the
+            result back); a route may point at it directly.
+    """
+    handlers = list({id(node): node for node in routes.values()}.values())
+    add_nodes(builder, *[node for node in handlers if node is not then])
+    if then is not None:
+        add_nodes(builder, then)
+    router = action_router({action: node.name for action, node in routes.items()})
+    builder.add_conditional_edges(START, router, [node.name for node in handlers])
+    for node in handlers:
+        if node is not then:
+            builder.add_edge(node.name, then.name if then is not None else END)
+    if then is not None:
+        builder.add_edge(then.name, END)
+    return builder
+
+
+def add_tool_loop(builder: StateGraph, *, first: str, agent: str, tools: str) -> StateGraph:
+    """Wire an agent: START -> first -> agent <-> tools, until the agent calls no tool."""
+    builder.add_edge(START, first)
+    builder.add_edge(first, agent)
+    # tools_condition answers "tools" or END; map its answer onto the cast's node name.
+    builder.add_conditional_edges(agent, tools_condition, {"tools": tools, END: END})
+    builder.add_edge(tools, agent)
+    return builder
+
+
+__all__ = ["BaseGraph", "action_router", "add_nodes", "add_tool_loop", "route_by_action"]

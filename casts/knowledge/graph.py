@@ -6,33 +6,25 @@ injects the project's store and checkpointer).
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 
-from casts.base_graph import BaseGraph, add_nodes
+from casts.base_graph import BaseGraph, route_by_action
 from casts.knowledge.modules.state import KnowledgeInput, KnowledgeOutput, KnowledgeState
-from casts.knowledge.nodes import AddFacts, ListFacts, SearchFacts, route_action
-from casts.memory.context import MemoryContext
+from casts.knowledge.nodes import AddFacts, ListFacts, SearchFacts
 
 
 class KnowledgeGraph(BaseGraph):
     """START -> (add_facts | list_facts | search_facts) -> END, chosen by ``action``."""
 
     name = "knowledge"
+    state_schema = KnowledgeState
+    input_schema = KnowledgeInput
+    output_schema = KnowledgeOutput
 
     def define(self) -> StateGraph:
-        """One node per action; ``route_action`` refuses an unknown action before any work."""
-        builder = StateGraph(
-            KnowledgeState,
-            context_schema=MemoryContext,
-            input_schema=KnowledgeInput,
-            output_schema=KnowledgeOutput,
-        )
-        nodes = (AddFacts(), ListFacts(), SearchFacts())
-        add_nodes(builder, *nodes)
-        builder.add_conditional_edges(START, route_action, [node.name for node in nodes])
-        for node in nodes:
-            builder.add_edge(node.name, END)
-        return builder
+        """One node per action; an unknown action is refused before any work."""
+        routes = {"add": AddFacts(), "list": ListFacts(), "search": SearchFacts()}
+        return route_by_action(self.new_builder(), routes)
 
 
 graph = KnowledgeGraph()()

@@ -1,4 +1,4 @@
-"""Nodes of the knowledge cast: one per action, chosen by ``route_action``."""
+"""Nodes of the knowledge cast: one per action (the graph routes by ``action``)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from casts.base_graph import action_router
 from casts.base_node import AsyncBaseNode
 from casts.knowledge.modules.state import EMPTY_RESULT, KnowledgeState
 from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.knowledge import add_facts, list_facts, list_topics, search_facts
 from casts.memory.store import require_store
-
-ACTIONS = {"add": "add_facts", "list": "list_facts", "search": "search_facts"}
-
-route_action = action_router(ACTIONS)
 
 
 class AddFacts(AsyncBaseNode):

@@ -8,15 +8,13 @@ model: ``LangMemGraph(model=...)``.
 from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
-from langgraph.graph import END, START, StateGraph
-from langgraph.prebuilt import tools_condition
+from langgraph.graph import StateGraph
 
-from casts.base_graph import BaseGraph, add_nodes
+from casts.base_graph import BaseGraph, add_nodes, add_tool_loop
 from casts.langmem_memory.modules.prompts import render_system_prompt
 from casts.langmem_memory.modules.state import AgentInput, AgentOutput, LangMemState
 from casts.langmem_memory.modules.tools import SCHEMA_TOOLS
 from casts.langmem_memory.nodes import RequireUser, RunLangMemTools
-from casts.memory.context import MemoryContext
 from casts.memory_agent.nodes import CallModel
 
 
@@ -28,27 +26,21 @@ class LangMemGraph(BaseGraph):
     """
 
     name = "langmem_memory"
+    state_schema = LangMemState
+    input_schema = AgentInput
+    output_schema = AgentOutput
 
     def __init__(self, model: BaseChatModel | None = None) -> None:
         self.model = model
 
     def define(self) -> StateGraph:
         """Check the user, then loop between the model and LangMem's tools."""
-        builder = StateGraph(
-            LangMemState,
-            context_schema=MemoryContext,
-            input_schema=AgentInput,
-            output_schema=AgentOutput,
-        )
+        builder = self.new_builder()
         check = RequireUser()
         agent = CallModel(self.model, SCHEMA_TOOLS, render_system_prompt)
         tools = RunLangMemTools()
         add_nodes(builder, check, agent, tools)
-        builder.add_edge(START, check.name)
-        builder.add_edge(check.name, agent.name)
-        builder.add_conditional_edges(agent.name, tools_condition, [tools.name, END])
-        builder.add_edge(tools.name, agent.name)
-        return builder
+        return add_tool_loop(builder, first=check.name, agent=agent.name, tools=tools.name)
 
 
 graph = LangMemGraph()()

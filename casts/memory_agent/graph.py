@@ -8,11 +8,10 @@ run time from the environment). Tests pass a model: ``MemoryAgentGraph(model=...
 from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
-from langgraph.graph import END, START, StateGraph
-from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.graph import StateGraph
+from langgraph.prebuilt import ToolNode
 
-from casts.base_graph import BaseGraph, add_nodes
-from casts.memory.context import MemoryContext
+from casts.base_graph import BaseGraph, add_nodes, add_tool_loop
 from casts.memory_agent.modules.state import AgentInput, AgentOutput, MemoryAgentState
 from casts.memory_agent.modules.tools import MEMORY_TOOLS
 from casts.memory_agent.nodes import CallModel, LoadMemoryContext, memory_agent_prompt
@@ -28,27 +27,21 @@ class MemoryAgentGraph(BaseGraph):
     """
 
     name = "memory_agent"
+    state_schema = MemoryAgentState
+    input_schema = AgentInput
+    output_schema = AgentOutput
 
     def __init__(self, model: BaseChatModel | None = None) -> None:
         self.model = model
 
     def define(self) -> StateGraph:
         """Load once per turn, then loop between the model and its tools."""
-        builder = StateGraph(
-            MemoryAgentState,
-            context_schema=MemoryContext,
-            input_schema=AgentInput,
-            output_schema=AgentOutput,
-        )
+        builder = self.new_builder()
         load = LoadMemoryContext()
         agent = CallModel(self.model, MEMORY_TOOLS, memory_agent_prompt)
         add_nodes(builder, load, agent)
         builder.add_node(TOOLS_NODE, ToolNode(MEMORY_TOOLS))
-        builder.add_edge(START, load.name)
-        builder.add_edge(load.name, agent.name)
-        builder.add_conditional_edges(agent.name, tools_condition, [TOOLS_NODE, END])
-        builder.add_edge(TOOLS_NODE, agent.name)
-        return builder
+        return add_tool_loop(builder, first=load.name, agent=agent.name, tools=TOOLS_NODE)
 
 
 graph = MemoryAgentGraph()()

@@ -6,17 +6,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from casts.base_graph import action_router
 from casts.base_node import AsyncBaseNode
 from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.scratch import DEFAULT_TTL_MINUTES, end_session, read_scratch, write_scratch
 from casts.memory.store import require_store
 from casts.session_scratch.modules.state import ScratchState
-
-ACTIONS = {"read": "load_scratch", "write": "write_scratch_entries", "end": "end_scratch_session"}
-
-route_action = action_router(ACTIONS)
 
 
 def _session(runtime: Runtime[MemoryContext]) -> tuple[str, str]:

@@ -6,10 +6,9 @@ injects the project's store and checkpointer).
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 
-from casts.base_graph import BaseGraph, add_nodes
-from casts.memory.context import MemoryContext
+from casts.base_graph import BaseGraph, route_by_action
 from casts.team_workspace.modules.state import WorkspaceInput, WorkspaceOutput, WorkspaceState
 from casts.team_workspace.nodes import (
     AddTeamMember,
@@ -17,7 +16,6 @@ from casts.team_workspace.nodes import (
     LoadWorkspace,
     RemoveTeamMember,
     WriteEntries,
-    route_action,
 )
 
 
@@ -25,25 +23,21 @@ class TeamWorkspaceGraph(BaseGraph):
     """START -> (change chosen by ``action``) -> load_workspace -> END."""
 
     name = "team_workspace"
+    state_schema = WorkspaceState
+    input_schema = WorkspaceInput
+    output_schema = WorkspaceOutput
 
     def define(self) -> StateGraph:
         """Each change node hands over to ``load_workspace``; ``read`` goes there directly."""
-        builder = StateGraph(
-            WorkspaceState,
-            context_schema=MemoryContext,
-            input_schema=WorkspaceInput,
-            output_schema=WorkspaceOutput,
-        )
         load = LoadWorkspace()
-        changes = (WriteEntries(), CreateTeam(), AddTeamMember(), RemoveTeamMember())
-        add_nodes(builder, load, *changes)
-        builder.add_conditional_edges(
-            START, route_action, [load.name, *(node.name for node in changes)]
-        )
-        for node in changes:
-            builder.add_edge(node.name, load.name)
-        builder.add_edge(load.name, END)
-        return builder
+        routes = {
+            "read": load,
+            "write": WriteEntries(),
+            "create": CreateTeam(),
+            "add_member": AddTeamMember(),
+            "remove_member": RemoveTeamMember(),
+        }
+        return route_by_action(self.new_builder(), routes, then=load)
 
 
 graph = TeamWorkspaceGraph()()

@@ -10,7 +10,6 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from casts.base_graph import action_router
 from casts.base_node import AsyncBaseNode
 from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidValueError
@@ -24,16 +23,6 @@ from casts.memory.workspace import (
     write_workspace,
 )
 from casts.team_workspace.modules.state import WorkspaceState
-
-ACTIONS = {
-    "read": "load_workspace",
-    "write": "write_entries",
-    "create": "create_team",
-    "add_member": "add_team_member",
-    "remove_member": "remove_team_member",
-}
-
-route_action = action_router(ACTIONS)
 
 
 def _who(runtime: Runtime[MemoryContext]) -> tuple[str, str]:

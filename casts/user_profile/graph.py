@@ -9,7 +9,6 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 
 from casts.base_graph import BaseGraph, add_nodes
-from casts.memory.context import MemoryContext
 from casts.user_profile.modules.state import ProfileInput, ProfileOutput, ProfileState
 from casts.user_profile.nodes import ApplyProfileChanges, LoadProfile
 
@@ -18,15 +17,13 @@ class UserProfileGraph(BaseGraph):
     """apply_profile_changes -> load_profile."""
 
     name = "user_profile"
+    state_schema = ProfileState
+    input_schema = ProfileInput
+    output_schema = ProfileOutput
 
     def define(self) -> StateGraph:
         """Two nodes in a line: write what was asked, then return the profile."""
-        builder = StateGraph(
-            ProfileState,
-            context_schema=MemoryContext,
-            input_schema=ProfileInput,
-            output_schema=ProfileOutput,
-        )
+        builder = self.new_builder()
         apply_changes, load = ApplyProfileChanges(), LoadProfile()
         add_nodes(builder, apply_changes, load)
         builder.add_edge(START, apply_changes.name)
