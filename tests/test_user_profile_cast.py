@@ -106,3 +106,24 @@ async def test_concurrent_updates_of_different_fields_lose_nothing(graph, unique
     )
     out = await graph.ainvoke({}, run_config(unique("reader")), context={"user_id": user})
     assert out["profile"] == fields
+
+
+async def test_removals_must_be_a_list_of_keys(graph, store, unique):
+    user = unique("rm")
+    await graph.ainvoke(
+        {"set_fields": {"name": "A"}}, run_config(unique("t")), context={"user_id": user}
+    )
+    with pytest.raises(InvalidValueError) as caught:
+        await graph.ainvoke(
+            {"remove_fields": "name"}, run_config(unique("t")), context={"user_id": user}
+        )
+    assert caught.value.field == "remove_fields"
+    with pytest.raises(InvalidValueError) as caught:
+        await graph.ainvoke(
+            {"set_fields": {"city": "Oslo"}, "remove_fields": ["ok", ""]},
+            run_config(unique("t")),
+            context={"user_id": user},
+        )
+    assert caught.value.field == "remove_fields[1]"
+    out = await graph.ainvoke({}, run_config(unique("t")), context={"user_id": user})
+    assert out["profile"] == {"name": "A"}  # neither request wrote anything

@@ -19,6 +19,7 @@ from casts.memory.errors import InvalidValueError
 from casts.memory.queries import asearch_all
 from casts.memory.records import Preference, ProfileField, check_scalar_or_list, parse_record
 from casts.memory.values import validate_key
+from casts.memory.writes import deletion_ops
 
 
 @dataclass
@@ -77,10 +78,9 @@ def plan_profile_change(
         ("remove_fields", remove_fields, profile_ns),
         ("remove_preferences", remove_preferences, prefs_ns),
     ):
-        for position, name in enumerate(names or []):
-            validate_key(name, field=f"{group}[{position}]")
-            ops.append(PutOp(target, name, None))
-            changed.append(f"{group}.{name}")
+        deletes = deletion_ops(target, names, field=group)
+        ops.extend(deletes)
+        changed.extend(f"{group}.{op.key}" for op in deletes)
     return ProfileChange(ops=ops, changed=changed)
 
 

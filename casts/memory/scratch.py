@@ -30,6 +30,7 @@ from casts.memory.errors import InvalidNamespaceError, InvalidValueError
 from casts.memory.namespaces import Namespace
 from casts.memory.records import ScratchEntry, parse_record
 from casts.memory.values import validate_key
+from casts.memory.writes import check_entries, deletion_ops
 
 DEFAULT_TTL_MINUTES = 24 * 60
 MAX_TTL_MINUTES = 30 * 24 * 60
@@ -85,12 +86,8 @@ def plan_scratch_write(
     now = as_utc(now or utc_now())
     expires_at = (now + timedelta(minutes=ttl)).isoformat()
     namespace = namespaces.session_scratch(user_id, session_id)
-    if entries is not None and not isinstance(entries, Mapping):
-        raise InvalidValueError("entries", "must be an object of key -> JSON object")
-    if remove is not None and (isinstance(remove, str) or not isinstance(remove, Sequence)):
-        raise InvalidValueError("remove", "must be a list of keys")
     ops: list[PutOp] = []
-    for key, data in (entries or {}).items():
+    for key, data in check_entries(entries).items():
         where = f"entries.{key}"
         validate_key(key, field=where)
         record = parse_record(
@@ -107,9 +104,7 @@ def plan_scratch_write(
                 ttl=ttl if store.supports_ttl else None,
             )
         )
-    for position, key in enumerate(remove or []):
-        ops.append(PutOp(namespace, validate_key(key, field=f"remove[{position}]"), None))
-    return ops
+    return [*ops, *deletion_ops(namespace, remove)]
 
 
 async def write_scratch(

@@ -27,6 +27,7 @@ from casts.memory.errors import AccessDeniedError, InvalidValueError
 from casts.memory.queries import asearch_all
 from casts.memory.records import TeamMember, WorkspaceEntry, parse_record
 from casts.memory.values import validate_key
+from casts.memory.writes import check_entries, deletion_ops
 
 Role = Literal["owner", "member"]
 ROLES: tuple[Role, ...] = ("owner", "member")
@@ -166,20 +167,12 @@ def plan_workspace_write(
     """
     namespace = namespaces.team_workspace(team_id)
     ops: list[PutOp] = []
-    if entries is not None and not isinstance(entries, Mapping):
-        raise InvalidValueError("entries", "must be an object of key -> JSON object")
-    for key, value in (entries or {}).items():
+    for key, value in check_entries(entries).items():
         where = f"entries.{key}"
         validate_key(key, field=where)
         record = parse_record(WorkspaceEntry, {"value": value, "updated_by": actor_id}, field=where)
         ops.append(PutOp(namespace, key, record.to_value(), index=False))
-    if remove is not None and (
-        isinstance(remove, (str, bytes)) or not isinstance(remove, Sequence)
-    ):
-        raise InvalidValueError("remove", "must be a list of keys")
-    for position, key in enumerate(remove or []):
-        ops.append(PutOp(namespace, validate_key(key, field=f"remove[{position}]"), None))
-    return ops
+    return [*ops, *deletion_ops(namespace, remove)]
 
 
 async def write_workspace(
