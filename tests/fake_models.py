@@ -21,10 +21,10 @@ class ScriptedChatModel(GenericFakeChatModel):
         return self
 
 
-def tool_call(name: str, **args: Any) -> AIMessage:
-    """An assistant message calling one tool with ``args``."""
+def tool_call(tool: str, /, **args: Any) -> AIMessage:
+    """An assistant message calling ``tool`` with ``args`` (which may include ``name``)."""
     return AIMessage(
-        content="", tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:8]}"}]
+        content="", tool_calls=[{"name": tool, "args": args, "id": f"call_{uuid.uuid4().hex[:8]}"}]
     )
 
 

@@ -15,16 +15,13 @@ from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidValueError, MissingIdentityError
 from casts.memory.knowledge import add_facts, fact_key, list_facts
 from casts.memory.queries import asearch_all
+from tests.conversation import thread_config
 from tests.fake_models import scripted, tool_call
 
 
 @pytest.fixture
 def graph(store, checkpointer):
     return KnowledgeGraph().build(store=store, checkpointer=checkpointer)
-
-
-def run_config(thread: str) -> dict:
-    return {"configurable": {"thread_id": thread}}
 
 
 def claim(content: str, source: str = "docs", confidence: float = 0.8, **extra) -> dict:
@@ -39,14 +36,14 @@ async def test_fact_added_in_one_thread_is_listed_and_found_in_another(graph, un
             "topic": "billing.api",
             "claims": [claim("The rate limit is 100 requests per minute.")],
         },
-        run_config(unique("t1")),
+        thread_config(unique("t1")),
         context={"user_id": user},
     )
     key = added["facts"][0]["key"]
     assert added["written"] == [key]
     listed = await graph.ainvoke(
         {"action": "list", "topic": "billing.api"},
-        run_config(unique("t2")),
+        thread_config(unique("t2")),
         context={"user_id": user},
     )
     assert [fact["content"] for fact in listed["facts"]] == [
@@ -55,7 +52,7 @@ async def test_fact_added_in_one_thread_is_listed_and_found_in_another(graph, un
     assert listed["topics"] == ["billing.api"]
     found = await graph.ainvoke(
         {"action": "search", "query": "rate limit requests per minute"},
-        run_config(unique("t3")),
+        thread_config(unique("t3")),
         context={"user_id": user},
     )
     assert [fact["key"] for fact in found["facts"]] == [key]
@@ -76,7 +73,7 @@ async def test_same_claim_again_confirms_instead_of_duplicating(graph, store, un
                 )
             ],
         },
-        run_config(unique("t")),
+        thread_config(unique("t")),
         context={"user_id": user},
     )
     out = await graph.ainvoke(
@@ -92,7 +89,7 @@ async def test_same_claim_again_confirms_instead_of_duplicating(graph, store, un
                 )
             ],
         },
-        run_config(unique("t")),
+        thread_config(unique("t")),
         context={"user_id": user},
     )
     (fact,) = out["facts"]
@@ -109,7 +106,7 @@ async def test_contradicting_claim_supersedes_and_keeps_provenance(graph, store,
     user = unique("cy")
     first = await graph.ainvoke(
         {"action": "add", "topic": "team", "claims": [claim("The lead is Alice")]},
-        run_config(unique("t")),
+        thread_config(unique("t")),
         context={"user_id": user},
     )
     old_key = first["facts"][0]["key"]
@@ -119,7 +116,7 @@ async def test_contradicting_claim_supersedes_and_keeps_provenance(graph, store,
             "topic": "team",
             "claims": [claim("The lead is Bob", source="org chart", supersedes=old_key)],
         },
-        run_config(unique("t")),
+        thread_config(unique("t")),
         context={"user_id": user},
     )
     new = second["facts"][0]
@@ -127,7 +124,7 @@ async def test_contradicting_claim_supersedes_and_keeps_provenance(graph, store,
     assert set(second["written"]) == {new["key"], old_key}
 
     current = await graph.ainvoke(
-        {"action": "list", "topic": "team"}, run_config(unique("t")), context={"user_id": user}
+        {"action": "list", "topic": "team"}, thread_config(unique("t")), context={"user_id": user}
     )
     assert [fact["content"] for fact in current["facts"]] == ["The lead is Bob"]
     everything = await list_facts(store, user, "team", include_superseded=True)
@@ -138,7 +135,7 @@ async def test_contradicting_claim_supersedes_and_keeps_provenance(graph, store,
 
     found = await graph.ainvoke(
         {"action": "search", "query": "The lead is Alice", "topic": "team"},
-        run_config(unique("t")),
+        thread_config(unique("t")),
         context={"user_id": user},
     )
     assert old_key not in [fact["key"] for fact in found["facts"]]
@@ -165,7 +162,7 @@ async def test_bad_claim_names_the_field_and_writes_nothing(graph, store, unique
                 "topic": "t",
                 "claims": [claim("Fine claim"), claim("Too sure", confidence=1.5)],
             },
-            run_config(unique("t")),
+            thread_config(unique("t")),
             context={"user_id": user},
         )
     assert caught.value.field == "claims[1].confidence"
@@ -176,13 +173,13 @@ async def test_bad_claim_names_the_field_and_writes_nothing(graph, store, unique
                 "topic": "t",
                 "claims": [claim("Fine claim"), claim("Orphan", supersedes="fact-missing")],
             },
-            run_config(unique("t")),
+            thread_config(unique("t")),
             context={"user_id": user},
         )
     assert caught.value.field == "claims[1].supersedes"
     with pytest.raises(InvalidValueError) as caught:
         await graph.ainvoke(
-            {"action": "forget"}, run_config(unique("t")), context={"user_id": user}
+            {"action": "forget"}, thread_config(unique("t")), context={"user_id": user}
         )
     assert caught.value.field == "action"
     (items,) = await asearch_all(store, namespaces.user_root(user))
@@ -192,7 +189,7 @@ async def test_bad_claim_names_the_field_and_writes_nothing(graph, store, unique
 async def test_missing_user_is_refused(graph):
     with pytest.raises(MissingIdentityError):
         await graph.ainvoke(
-            {"action": "add", "topic": "t", "claims": [claim("x")]}, run_config("t-none")
+            {"action": "add", "topic": "t", "claims": [claim("x")]}, thread_config("t-none")
         )
 
 
@@ -200,14 +197,14 @@ async def test_request_is_not_replayed_on_the_same_thread(graph, unique):
     user, thread = unique("re"), unique("thread")
     await graph.ainvoke(
         {"action": "add", "topic": "t", "claims": [claim("Only once")]},
-        run_config(thread),
+        thread_config(thread),
         context={"user_id": user},
     )
     with pytest.raises(InvalidValueError) as caught:
-        await graph.ainvoke({}, run_config(thread), context={"user_id": user})
+        await graph.ainvoke({}, thread_config(thread), context={"user_id": user})
     assert caught.value.field == "action"
     listed = await graph.ainvoke(
-        {"action": "list", "topic": "t"}, run_config(thread), context={"user_id": user}
+        {"action": "list", "topic": "t"}, thread_config(thread), context={"user_id": user}
     )
     assert listed["facts"][0]["confirmations"] == 1
     assert listed["written"] == []
@@ -231,7 +228,7 @@ async def test_agent_tools_record_confirm_and_report_errors(store, checkpointer,
     )
     out = await agent.ainvoke(
         {"messages": [("user", "remember Rex")]},
-        run_config(unique("t")),
+        thread_config(unique("t")),
         context=MemoryContext(user_id=user),
     )
     results = [m.content for m in out["messages"] if isinstance(m, ToolMessage)]

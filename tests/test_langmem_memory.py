@@ -6,30 +6,18 @@ import json
 import re
 
 import pytest
-from langchain_core.messages import ToolMessage
 
 from casts.langmem_memory.graph import LangMemGraph, graph
 from casts.langmem_memory.modules.tools import SCHEMA_TOOLS
 from casts.memory import namespaces
 from casts.memory.errors import ConfigurationError, MissingIdentityError
 from casts.memory.queries import asearch_all
+from tests.conversation import said, thread_config, tool_replies
 from tests.fake_models import scripted, tool_call
 
 
 def agent(model, store, checkpointer):
     return LangMemGraph(model=model).build(store=store, checkpointer=checkpointer)
-
-
-def config(thread: str) -> dict:
-    return {"configurable": {"thread_id": thread}}
-
-
-def said(text: str) -> dict:
-    return {"messages": [{"role": "user", "content": text}]}
-
-
-def tool_replies(result: dict) -> list[str]:
-    return [m.content for m in result["messages"] if isinstance(m, ToolMessage)]
 
 
 async def user_memories(store, user: str) -> dict[str, dict]:
@@ -47,14 +35,14 @@ async def test_created_in_one_thread_found_in_another(store, checkpointer, uniqu
     )
     app = agent(model, store, checkpointer)
     first = await app.ainvoke(
-        said("I like window seats"), config(unique("t1")), context={"user_id": user}
+        said("I like window seats"), thread_config(unique("t1")), context={"user_id": user}
     )
     (created,) = tool_replies(first)
     key = re.fullmatch(r"created memory (\S+)", created).group(1)
     assert await user_memories(store, user) == {key: {"content": "Ada prefers window seats"}}
 
     second = await app.ainvoke(
-        said("Where do I sit?"), config(unique("t2")), context={"user_id": user}
+        said("Where do I sit?"), thread_config(unique("t2")), context={"user_id": user}
     )
     assert set(second) == {"messages"}
     (found,) = tool_replies(second)
@@ -73,8 +61,12 @@ async def test_other_users_find_nothing(store, checkpointer, unique):
         "Nothing.",
     )
     app = agent(model, store, checkpointer)
-    await app.ainvoke(said("remember"), config(unique("ta")), context={"user_id": unique("a")})
-    other = await app.ainvoke(said("code?"), config(unique("tb")), context={"user_id": unique("b")})
+    await app.ainvoke(
+        said("remember"), thread_config(unique("ta")), context={"user_id": unique("a")}
+    )
+    other = await app.ainvoke(
+        said("code?"), thread_config(unique("tb")), context={"user_id": unique("b")}
+    )
     assert json.loads(tool_replies(other)[0]) == []
 
 
@@ -82,7 +74,7 @@ async def test_a_user_id_that_looks_like_a_placeholder_stays_literal(store, chec
     user = "{" + unique("thread_id") + "}"
     model = scripted(tool_call("manage_memory", content="Braces are fine"), "Noted.")
     result = await agent(model, store, checkpointer).ainvoke(
-        said("remember"), config(unique("t")), context={"user_id": user}
+        said("remember"), thread_config(unique("t")), context={"user_id": user}
     )
     assert tool_replies(result)[0].startswith("created memory ")
     assert [v["content"] for v in (await user_memories(store, user)).values()] == [
@@ -98,7 +90,7 @@ async def test_refused_call_is_reported_and_nothing_stored(store, checkpointer, 
         "Sorry.",
     )
     result = await agent(model, store, checkpointer).ainvoke(
-        said("bad"), config(unique("t")), context={"user_id": user}
+        said("bad"), thread_config(unique("t")), context={"user_id": user}
     )
     no_id, nul = tool_replies(result)
     assert no_id.startswith("Error:") and "MEMORY ID" in no_id
@@ -110,7 +102,7 @@ async def test_refused_call_is_reported_and_nothing_stored(store, checkpointer, 
 async def test_missing_user_is_refused(store, checkpointer, unique):
     model = scripted(tool_call("manage_memory", content="orphan"), "Noted.")
     with pytest.raises(MissingIdentityError):
-        await agent(model, store, checkpointer).ainvoke(said("hi"), config(unique("t")))
+        await agent(model, store, checkpointer).ainvoke(said("hi"), thread_config(unique("t")))
 
 
 def test_the_model_cannot_choose_the_namespace():
@@ -127,4 +119,6 @@ async def test_served_graph_without_api_key_names_it(store, checkpointer, unique
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     served = graph.copy(update={"store": store, "checkpointer": checkpointer})
     with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
-        await served.ainvoke(said("hi"), config(unique("t")), context={"user_id": unique("u")})
+        await served.ainvoke(
+            said("hi"), thread_config(unique("t")), context={"user_id": unique("u")}
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.messages import BaseMessage, SystemMessage
 from langgraph.store.base import PutOp, SearchOp
 from pydantic import Field
 
@@ -16,6 +16,7 @@ from casts.memory.records import TeamMember, WorkspaceEntry
 from casts.memory.store import GuardedStore
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from casts.memory_agent.modules.models import chat_model_from_env
+from tests.conversation import said, thread_config, tool_replies
 from tests.fake_models import ScriptedChatModel, tool_call
 
 
@@ -33,27 +34,8 @@ def recording(*messages: Any) -> RecordingModel:
     return RecordingModel(messages=iter(messages))
 
 
-def call_with(tool: str, args: dict) -> AIMessage:
-    """A tool call whose arguments include ``name`` (which ``tool_call`` cannot take)."""
-    message = tool_call(tool)
-    message.tool_calls[0]["args"] = args
-    return message
-
-
 def agent(model, store, checkpointer):
     return MemoryAgentGraph(model=model).build(store=store, checkpointer=checkpointer)
-
-
-def config(thread: str) -> dict:
-    return {"configurable": {"thread_id": thread}}
-
-
-def said(text: str) -> dict:
-    return {"messages": [{"role": "user", "content": text}]}
-
-
-def tool_replies(result: dict) -> list[str]:
-    return [m.content for m in result["messages"] if isinstance(m, ToolMessage)]
 
 
 def system_prompt(call: list[BaseMessage]) -> str:
@@ -77,7 +59,7 @@ async def test_remembered_in_one_thread_is_known_in_another(store, checkpointer,
     app = agent(model, store, checkpointer)
     first = await app.ainvoke(
         said("Please remember I'm allergic to peanuts"),
-        config(unique("t1")),
+        thread_config(unique("t1")),
         context={"user_id": user},
     )
     assert set(first) == {"messages"}
@@ -88,14 +70,14 @@ async def test_remembered_in_one_thread_is_known_in_another(store, checkpointer,
 
     thread2 = unique("t2")
     second = await app.ainvoke(
-        said("What am I allergic to?"), config(thread2), context={"user_id": user}
+        said("What am I allergic to?"), thread_config(thread2), context={"user_id": user}
     )
     assert second["messages"][-1].content == "You are allergic to peanuts."
     # The load node put the memory into the system prompt of the new thread...
     prompt = system_prompt(model.received[2])
     assert "Ada is allergic to peanuts" in prompt.split("<memories>")[1]
     # ...kept it in state for the turn, and the recall tool finds it too.
-    state = await app.aget_state(config(thread2))
+    state = await app.aget_state(thread_config(thread2))
     assert [m["content"] for m in state.values["known"]["memories"]] == [
         "Ada is allergic to peanuts"
     ]
@@ -112,9 +94,11 @@ async def test_users_do_not_see_each_other(store, checkpointer, unique):
         "Nothing.",
     )
     app = agent(model, store, checkpointer)
-    await app.ainvoke(said("remember it"), config(unique("ta")), context={"user_id": unique("a")})
+    await app.ainvoke(
+        said("remember it"), thread_config(unique("ta")), context={"user_id": unique("a")}
+    )
     other = await app.ainvoke(
-        said("vault code?"), config(unique("tb")), context={"user_id": unique("b")}
+        said("vault code?"), thread_config(unique("tb")), context={"user_id": unique("b")}
     )
     assert tool_replies(other) == ["No memories found."]
     assert "1234" not in system_prompt(model.received[2])
@@ -129,7 +113,7 @@ async def test_restating_a_memory_updates_it(store, checkpointer, unique):
         "Done.",
     )
     result = await agent(model, store, checkpointer).ainvoke(
-        said("facts"), config(unique("t")), context={"user_id": user}
+        said("facts"), thread_config(unique("t")), context={"user_id": user}
     )
     key = memories.memory_key("Ada lives in Paris")
     assert tool_replies(result) == [
@@ -171,7 +155,7 @@ async def test_forget(store, checkpointer, unique):
         "Forgotten.",
     )
     result = await agent(model, store, checkpointer).ainvoke(
-        said("remember, then forget"), config(unique("t")), context={"user_id": user}
+        said("remember, then forget"), thread_config(unique("t")), context={"user_id": user}
     )
     remembered, forgot, again = tool_replies(result)
     assert remembered == f"Remembered as memory {key}."
@@ -190,7 +174,7 @@ async def test_bad_tool_input_is_reported_and_nothing_stored(store, checkpointer
         "Sorry.",
     )
     result = await agent(model, store, checkpointer).ainvoke(
-        said("bad"), config(unique("t")), context={"user_id": user}
+        said("bad"), thread_config(unique("t")), context={"user_id": user}
     )
     empty, confident, limit = tool_replies(result)
     assert empty.startswith("Error: memory.content:")
@@ -203,7 +187,7 @@ async def test_bad_tool_input_is_reported_and_nothing_stored(store, checkpointer
 async def test_missing_user_is_refused_before_the_model_runs(store, checkpointer, unique):
     model = recording("never")
     with pytest.raises(MissingIdentityError):
-        await agent(model, store, checkpointer).ainvoke(said("hi"), config(unique("t")))
+        await agent(model, store, checkpointer).ainvoke(said("hi"), thread_config(unique("t")))
     assert model.received == []
 
 
@@ -228,7 +212,7 @@ async def test_profile_preferences_and_team_workspace_are_in_the_prompt(
     member = TeamMember(role="owner", added_by=user)
     await store.aput(namespaces.team_members(team), user, member.to_value())
     model = recording(
-        call_with("set_preference", {"name": "language", "value": "French"}),
+        tool_call("set_preference", **{"name": "language", "value": "French"}),
         "D'accord.",
         "Bonjour.",
         "Hello.",
@@ -236,16 +220,16 @@ async def test_profile_preferences_and_team_workspace_are_in_the_prompt(
     )
     app = agent(model, store, checkpointer)
     context = {"user_id": user, "team_id": team}
-    await app.ainvoke(said("answer in French"), config(unique("t1")), context=context)
-    await app.ainvoke(said("status?"), config(unique("t2")), context=context)
+    await app.ainvoke(said("answer in French"), thread_config(unique("t1")), context=context)
+    await app.ainvoke(said("status?"), thread_config(unique("t2")), context=context)
     prompt = system_prompt(model.received[2])
     assert '"language": "French"' in prompt.split("<preferences>")[1]
     assert "launch on Friday" in prompt.split("<team_workspace")[1]
-    await app.ainvoke(said("status?"), config(unique("t3")), context={"user_id": user})
+    await app.ainvoke(said("status?"), thread_config(unique("t3")), context={"user_id": user})
     assert "launch on Friday" not in system_prompt(model.received[3])
     # Naming a team one is not a member of reveals nothing of its workspace.
     outsider = {"user_id": unique("outsider"), "team_id": team}
-    await app.ainvoke(said("status?"), config(unique("t4")), context=outsider)
+    await app.ainvoke(said("status?"), thread_config(unique("t4")), context=outsider)
     assert "launch on Friday" not in system_prompt(model.received[4])
     assert "<team_workspace" not in system_prompt(model.received[4])
 
@@ -267,12 +251,12 @@ async def test_context_is_loaded_in_one_batch_and_not_reread(store, checkpointer
     user, team = unique("batch"), unique("team")
     counting = CountingStore(store)
     model = recording(
-        call_with("get_preference", {"name": "theme"}),
-        call_with("get_preference", {"name": "x"}),
+        tool_call("get_preference", **{"name": "theme"}),
+        tool_call("get_preference", **{"name": "x"}),
         "Ok.",
     )
     await agent(model, counting, checkpointer).ainvoke(
-        said("hello"), config(unique("t")), context={"user_id": user, "team_id": team}
+        said("hello"), thread_config(unique("t")), context={"user_id": user, "team_id": team}
     )
     profile_ns = namespaces.user_profile(user)
     loads = [
@@ -299,7 +283,9 @@ async def test_served_graph_without_api_key_names_the_settings(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     served = graph.copy(update={"store": store, "checkpointer": checkpointer})
     with pytest.raises(ConfigurationError) as caught:
-        await served.ainvoke(said("hi"), config(unique("t")), context={"user_id": unique("u")})
+        await served.ainvoke(
+            said("hi"), thread_config(unique("t")), context={"user_id": unique("u")}
+        )
     message = str(caught.value)
     for setting in ("OPENAI_API_KEY", "MEMORY_AGENT_MODEL", "OPENAI_BASE_URL"):
         assert setting in message

@@ -18,16 +18,13 @@ from casts.memory.queries import asearch_all
 from casts.memory.scratch import cleanup_older_than, read_scratch, write_scratch
 from casts.session_scratch.graph import SessionScratchGraph
 from casts.session_scratch.modules.tools import SCRATCH_TOOLS
+from tests.conversation import thread_config
 from tests.fake_models import scripted, tool_call
 
 
 @pytest.fixture
 def graph(store, checkpointer):
     return SessionScratchGraph().build(store=store, checkpointer=checkpointer)
-
-
-def run_config(thread: str) -> dict:
-    return {"configurable": {"thread_id": thread}}
 
 
 async def count(store, prefix) -> int:
@@ -39,7 +36,7 @@ async def test_session_data_is_shared_by_threads_of_one_session_only(graph, uniq
     user, session = unique("ada"), unique("session")
     written = await graph.ainvoke(
         {"action": "write", "set_entries": {"draft": {"text": "hello"}}},
-        run_config(unique("thread-a")),
+        thread_config(unique("thread-a")),
         context={"user_id": user, "session_id": session},
     )
     assert written["changed"] == ["draft"]
@@ -49,12 +46,12 @@ async def test_session_data_is_shared_by_threads_of_one_session_only(graph, uniq
 
     same_session = await graph.ainvoke(
         {"action": "read"},
-        run_config(unique("thread-b")),
+        thread_config(unique("thread-b")),
         context={"user_id": user, "session_id": session},
     )
     assert same_session["entries"]["draft"]["data"] == {"text": "hello"}
     other_session = await graph.ainvoke(
-        {"action": "read"}, run_config(unique("thread-c")), context={"user_id": user}
+        {"action": "read"}, thread_config(unique("thread-c")), context={"user_id": user}
     )
     assert other_session["entries"] == {}
 
@@ -63,14 +60,16 @@ async def test_session_defaults_to_the_thread(graph, unique):
     user, thread = unique("bo"), unique("thread")
     await graph.ainvoke(
         {"action": "write", "set_entries": {"n": {"v": 1}}},
-        run_config(thread),
+        thread_config(thread),
         context={"user_id": user},
     )
-    again = await graph.ainvoke({"action": "read"}, run_config(thread), context={"user_id": user})
+    again = await graph.ainvoke(
+        {"action": "read"}, thread_config(thread), context={"user_id": user}
+    )
     assert again["entries"]["n"]["data"] == {"v": 1}
     assert again["changed"] == []
     elsewhere = await graph.ainvoke(
-        {"action": "read"}, run_config(unique("elsewhere")), context={"user_id": user}
+        {"action": "read"}, thread_config(unique("elsewhere")), context={"user_id": user}
     )
     assert elsewhere["entries"] == {}
 
@@ -79,10 +78,12 @@ async def test_end_deletes_every_page_of_the_session(graph, store, unique):
     user, thread = unique("cy"), unique("thread")
     entries = {f"k{n}": {"n": n} for n in range(30)}
     await graph.ainvoke(
-        {"action": "write", "set_entries": entries}, run_config(thread), context={"user_id": user}
+        {"action": "write", "set_entries": entries},
+        thread_config(thread),
+        context={"user_id": user},
     )
     keep = await write_scratch(store, user, unique("other-session"), {"keep": {"x": 1}})
-    ended = await graph.ainvoke({"action": "end"}, run_config(thread), context={"user_id": user})
+    ended = await graph.ainvoke({"action": "end"}, thread_config(thread), context={"user_id": user})
     assert ended["deleted"] == 30
     assert ended["entries"] == {}
     assert await count(store, namespaces.session_scratch(user, thread)) == 0
@@ -159,22 +160,22 @@ async def test_bad_input_names_the_field_and_writes_nothing(graph, store, unique
     with pytest.raises(InvalidValueError) as caught:
         await graph.ainvoke(
             {"action": "write", "set_entries": {"ok": {"a": 1}}, "ttl_minutes": -5},
-            run_config(thread),
+            thread_config(thread),
             context={"user_id": user},
         )
     assert caught.value.field == "ttl_minutes"
     with pytest.raises(InvalidValueError) as caught:
         await graph.ainvoke(
             {"action": "write", "set_entries": {"ok": {"a": 1}, "bad": ["not", "an", "object"]}},
-            run_config(thread),
+            thread_config(thread),
             context={"user_id": user},
         )
     assert caught.value.field.startswith("entries.bad")
     with pytest.raises(InvalidValueError) as caught:
-        await graph.ainvoke({"action": "wipe"}, run_config(thread), context={"user_id": user})
+        await graph.ainvoke({"action": "wipe"}, thread_config(thread), context={"user_id": user})
     assert caught.value.field == "action"
     with pytest.raises(MissingIdentityError):
-        await graph.ainvoke({"action": "read"}, run_config(thread))
+        await graph.ainvoke({"action": "read"}, thread_config(thread))
     assert await count(store, namespaces.user_sessions(user)) == 0
 
 
@@ -193,7 +194,7 @@ async def test_agent_tools_keep_data_for_the_session(store, checkpointer, unique
         checkpointer=checkpointer,
     )
     out = await agent.ainvoke(
-        {"messages": [("user", "plan")]}, run_config(thread), context=MemoryContext(user_id=user)
+        {"messages": [("user", "plan")]}, thread_config(thread), context=MemoryContext(user_id=user)
     )
     results = [m.content for m in out["messages"] if isinstance(m, ToolMessage)]
     assert results[0] == "Saved scratch entry 'plan'."

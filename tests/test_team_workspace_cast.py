@@ -13,6 +13,7 @@ from casts.memory.queries import asearch_all
 from casts.memory.workspace import read_workspace
 from casts.team_workspace.graph import TeamWorkspaceGraph
 from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
+from tests.conversation import thread_config
 from tests.fake_models import scripted, tool_call
 
 
@@ -21,19 +22,17 @@ def graph(store, checkpointer):
     return TeamWorkspaceGraph().build(store=store, checkpointer=checkpointer)
 
 
-def run_config(thread: str) -> dict:
-    return {"configurable": {"thread_id": thread}}
-
-
 async def team_of(graph, unique, owner: str, *members: str) -> str:
     team = unique("team")
     await graph.ainvoke(
-        {"action": "create"}, run_config(unique("t")), context={"user_id": owner, "team_id": team}
+        {"action": "create"},
+        thread_config(unique("t")),
+        context={"user_id": owner, "team_id": team},
     )
     for member in members:
         await graph.ainvoke(
             {"action": "add_member", "member_id": member},
-            run_config(unique("t")),
+            thread_config(unique("t")),
             context={"user_id": owner, "team_id": team},
         )
     return team
@@ -44,13 +43,13 @@ async def test_two_members_share_entries_across_threads(graph, unique):
     team = await team_of(graph, unique, ada, bo)
     written = await graph.ainvoke(
         {"action": "write", "set_entries": {"status": {"phase": "beta", "blockers": 0}}},
-        run_config(unique("ada-thread")),
+        thread_config(unique("ada-thread")),
         context={"user_id": ada, "team_id": team},
     )
     assert written["changed"] == ["status"]
     seen = await graph.ainvoke(
         {"action": "read"},
-        run_config(unique("bo-thread")),
+        thread_config(unique("bo-thread")),
         context={"user_id": bo, "team_id": team},
     )
     assert seen["entries"]["status"]["value"] == {"phase": "beta", "blockers": 0}
@@ -61,11 +60,11 @@ async def test_two_members_share_entries_across_threads(graph, unique):
 
     await graph.ainvoke(
         {"action": "write", "set_entries": {"status": {"phase": "ga"}}},
-        run_config(unique("bo-thread")),
+        thread_config(unique("bo-thread")),
         context={"user_id": bo, "team_id": team},
     )
     again = await graph.ainvoke(
-        {"action": "read"}, run_config(unique("t")), context={"user_id": ada, "team_id": team}
+        {"action": "read"}, thread_config(unique("t")), context={"user_id": ada, "team_id": team}
     )
     assert again["entries"]["status"]["value"] == {"phase": "ga"}
     assert again["entries"]["status"]["updated_by"] == bo
@@ -77,19 +76,19 @@ async def test_outsider_is_refused_for_read_and_write_and_nothing_is_written(gra
     before = await read_workspace(store, team, ada)
     outsider = {"user_id": eve, "team_id": team}
     with pytest.raises(AccessDeniedError, match="not a member"):
-        await graph.ainvoke({"action": "read"}, run_config(unique("t")), context=outsider)
+        await graph.ainvoke({"action": "read"}, thread_config(unique("t")), context=outsider)
     with pytest.raises(AccessDeniedError, match="not a member"):
         await graph.ainvoke(
             {"action": "write", "set_entries": {"status": {"hacked": True}}},
-            run_config(unique("t")),
+            thread_config(unique("t")),
             context=outsider,
         )
     with pytest.raises(AccessDeniedError):
         await graph.ainvoke(
-            {"action": "add_member", "member_id": eve}, run_config(unique("t")), context=outsider
+            {"action": "add_member", "member_id": eve}, thread_config(unique("t")), context=outsider
         )
     with pytest.raises(AccessDeniedError, match="already exists"):
-        await graph.ainvoke({"action": "create"}, run_config(unique("t")), context=outsider)
+        await graph.ainvoke({"action": "create"}, thread_config(unique("t")), context=outsider)
     (entries, members) = await asearch_all(
         store, namespaces.team_workspace(team), namespaces.team_members(team)
     )
@@ -103,24 +102,24 @@ async def test_only_owners_manage_members_and_removed_members_lose_access(graph,
     with pytest.raises(AccessDeniedError, match="not an owner"):
         await graph.ainvoke(
             {"action": "add_member", "member_id": cy},
-            run_config(unique("t")),
+            thread_config(unique("t")),
             context={"user_id": bo, "team_id": team},
         )
     removed = await graph.ainvoke(
         {"action": "remove_member", "member_id": bo},
-        run_config(unique("t")),
+        thread_config(unique("t")),
         context={"user_id": ada, "team_id": team},
     )
     assert removed["changed"] == [f"members.{bo}"]
     assert set(removed["members"]) == {ada}
     with pytest.raises(AccessDeniedError):
         await graph.ainvoke(
-            {"action": "read"}, run_config(unique("t")), context={"user_id": bo, "team_id": team}
+            {"action": "read"}, thread_config(unique("t")), context={"user_id": bo, "team_id": team}
         )
     with pytest.raises(InvalidValueError) as caught:
         await graph.ainvoke(
             {"action": "remove_member", "member_id": ada},
-            run_config(unique("t")),
+            thread_config(unique("t")),
             context={"user_id": ada, "team_id": team},
         )
     assert caught.value.field == "member_id"
@@ -132,7 +131,7 @@ async def test_bad_entry_names_the_field_and_writes_nothing(graph, store, unique
     with pytest.raises(InvalidValueError) as caught:
         await graph.ainvoke(
             {"action": "write", "set_entries": {"ok": {"a": 1}, "bad": "not an object"}},
-            run_config(unique("t")),
+            thread_config(unique("t")),
             context={"user_id": ada, "team_id": team},
         )
     assert caught.value.field.startswith("entries.bad")
@@ -143,7 +142,7 @@ async def test_bad_entry_names_the_field_and_writes_nothing(graph, store, unique
 async def test_missing_team_is_refused(graph, unique):
     with pytest.raises(MissingIdentityError):
         await graph.ainvoke(
-            {"action": "read"}, run_config(unique("t")), context={"user_id": unique("a")}
+            {"action": "read"}, thread_config(unique("t")), context={"user_id": unique("a")}
         )
 
 
@@ -152,14 +151,16 @@ async def test_request_is_not_replayed_on_the_same_thread(graph, store, unique):
     team = await team_of(graph, unique, ada)
     context = {"user_id": ada, "team_id": team}
     await graph.ainvoke(
-        {"action": "write", "set_entries": {"note": {"n": 1}}}, run_config(thread), context=context
+        {"action": "write", "set_entries": {"note": {"n": 1}}},
+        thread_config(thread),
+        context=context,
     )
     await graph.ainvoke(
         {"action": "write", "remove_entries": ["note"]},
-        run_config(unique("other")),
+        thread_config(unique("other")),
         context=context,
     )
-    again = await graph.ainvoke({"action": "read"}, run_config(thread), context=context)
+    again = await graph.ainvoke({"action": "read"}, thread_config(thread), context=context)
     assert again["entries"] == {}
     assert again["changed"] == []
 
@@ -184,7 +185,7 @@ async def test_agent_tools_respect_membership(store, checkpointer, unique, graph
     )
     out = await member.ainvoke(
         {"messages": [("user", "note it")]},
-        run_config(unique("member-thread")),
+        thread_config(unique("member-thread")),
         context=MemoryContext(user_id=ada, team_id=team),
     )
     results = [m.content for m in out["messages"] if isinstance(m, ToolMessage)]
@@ -198,7 +199,7 @@ async def test_agent_tools_respect_membership(store, checkpointer, unique, graph
     )
     out = await outsider.ainvoke(
         {"messages": [("user", "change it")]},
-        run_config(unique("outsider-thread")),
+        thread_config(unique("outsider-thread")),
         context=MemoryContext(user_id=eve, team_id=team),
     )
     results = [m.content for m in out["messages"] if isinstance(m, ToolMessage)]
