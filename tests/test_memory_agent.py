@@ -10,7 +10,12 @@ from langgraph.store.base import PutOp, SearchOp
 from pydantic import Field
 
 from casts.memory import memories, namespaces
-from casts.memory.errors import ConfigurationError, InvalidValueError, MissingIdentityError
+from casts.memory.errors import (
+    ConfigurationError,
+    InvalidValueError,
+    MemoryNotFoundError,
+    MissingIdentityError,
+)
 from casts.memory.queries import asearch_all
 from casts.memory.records import TeamMember, WorkspaceEntry
 from casts.memory.store import GuardedStore
@@ -198,7 +203,7 @@ async def test_memory_functions_refuse_bad_input(store, unique):
     assert caught.value.field == "memory.content"
     with pytest.raises(InvalidValueError):
         await memories.recall_memories(store, user, "  ")
-    with pytest.raises(memories.MemoryNotFoundError):
+    with pytest.raises(MemoryNotFoundError):
         await memories.forget(store, user, "mem-missing")
     assert await stored_memories(store, user) == []
 

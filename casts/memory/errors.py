@@ -41,6 +41,10 @@ class AccessDeniedError(MemoryCastError, PermissionError):
     """The caller may not read or write this memory (for example a non-member of a team)."""
 
 
+class MemoryNotFoundError(MemoryCastError, LookupError):
+    """The user has no memory under the given key (nothing was deleted)."""
+
+
 class StoreUnavailableError(MemoryCastError, RuntimeError):
     """The graph was run without a store, or the configured backend cannot start."""
 

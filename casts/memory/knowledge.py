@@ -23,7 +23,6 @@ the semantic index embeds it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +37,7 @@ from casts.memory.errors import InvalidNamespaceError, InvalidValueError
 from casts.memory.queries import asearch_all
 from casts.memory.recall import recall
 from casts.memory.records import Fact, Record, parse_record
+from casts.memory.textkeys import normalize_text, text_key
 from casts.memory.values import validate_key
 
 CURRENT_ONLY = {"status": "current"}
@@ -105,15 +105,9 @@ class AddResult:
         return [stored.key for stored in (*self.facts, *self.superseded)]
 
 
-def normalize_claim(text: str) -> str:
-    """The form two statements of one claim share: case folded, spaces collapsed."""
-    return " ".join(text.casefold().split()).rstrip(".!?; ").strip()
-
-
 def fact_key(text: str) -> str:
     """The item key of a claim: stable, so the same claim always lands on the same item."""
-    digest = hashlib.sha256(normalize_claim(text).encode()).hexdigest()
-    return f"fact-{digest[:24]}"
+    return text_key("fact-", text)
 
 
 def check_topic(topic: Any, *, field: str = "topic") -> str:
@@ -148,7 +142,7 @@ def parse_claims(claims: Any, *, field: str = "claims") -> list[Claim]:
     for position, raw in enumerate(claims):
         where = f"{field}[{position}]"
         claim = raw if isinstance(raw, Claim) else parse_record(Claim, raw, field=where)
-        if not normalize_claim(claim.content):
+        if not normalize_text(claim.content):
             raise InvalidValueError(f"{where}.content", "must contain words, not only punctuation")
         if claim.supersedes is not None:
             validate_key(claim.supersedes, field=f"{where}.supersedes")

@@ -17,8 +17,6 @@ Deduplication, kept simple and general:
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable
 from typing import Any, Literal, NamedTuple
 
@@ -26,9 +24,10 @@ from langgraph.store.base import BaseStore, GetOp, PutOp, SearchItem
 
 from casts.memory import namespaces
 from casts.memory.clock import iso_now
-from casts.memory.errors import InvalidValueError, MemoryCastError
+from casts.memory.errors import InvalidValueError, MemoryNotFoundError
 from casts.memory.recall import recall
 from casts.memory.records import Memory, parse_record
+from casts.memory.textkeys import normalize_text, text_key
 from casts.memory.values import validate_key
 
 MemoryKind = Literal["fact", "event", "preference", "instruction", "note"]
@@ -39,11 +38,6 @@ DUPLICATE_CANDIDATES = 3
 """How many recall hits are checked for a near-duplicate."""
 MAX_RECALL_LIMIT = 50
 KEY_PREFIX = "mem-"
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-class MemoryNotFoundError(MemoryCastError, LookupError):
-    """The user has no memory under the given key."""
 
 
 class Remembered(NamedTuple):
@@ -56,20 +50,14 @@ class Remembered(NamedTuple):
     status: Literal["created", "updated"]
 
 
-def normalize(text: str) -> str:
-    """The text as compared for duplicates: lower case, words only, single spaces."""
-    return " ".join(_WORD.findall(text.casefold()))
-
-
 def memory_key(content: str) -> str:
     """The key a new memory with this content gets; equal for normalized-equal texts."""
-    digest = hashlib.sha256(normalize(content).encode()).hexdigest()
-    return f"{KEY_PREFIX}{digest[:32]}"
+    return text_key(KEY_PREFIX, content)
 
 
 def word_overlap(first: str, second: str) -> float:
     """Jaccard overlap of the two texts' word sets, from 0.0 (none) to 1.0 (same words)."""
-    a, b = set(normalize(first).split()), set(normalize(second).split())
+    a, b = set(normalize_text(first).split()), set(normalize_text(second).split())
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
