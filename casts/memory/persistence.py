@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from casts.memory.embedded import start_embedded_postgres
 from casts.memory.embeddings import make_index_config
 from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
+from casts.memory.pglocks import advisory_lock
 from casts.memory.recall_sql import ensure_lexical_index
 from casts.memory.settings import Settings
 from casts.memory.store import GuardedStore, PatchedInMemoryStore
@@ -89,21 +90,12 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
 
 @asynccontextmanager
 async def _advisory_lock(uri: str, key: int) -> AsyncIterator[None]:
-    """Serialise migrations across processes with a session-level advisory lock.
-
-    The lock is polled with ``pg_try_advisory_lock`` rather than waited for: a session
-    blocked inside ``pg_advisory_lock`` holds an open transaction, and the store's
-    ``CREATE INDEX CONCURRENTLY`` migration waits for every open transaction -- a deadlock.
-    """
-    async with await AsyncConnection.connect(uri, autocommit=True) as conn:
-        while not (
-            await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
-        )[0]:
-            await asyncio.sleep(0.05)
-        try:
-            yield
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    """Serialise migrations across processes, on a connection of their own."""
+    async with (
+        await AsyncConnection.connect(uri, autocommit=True) as conn,
+        advisory_lock(conn, key),
+    ):
+        yield
 
 
 async def stored_vector_dims(pool: AsyncConnectionPool) -> int | None:

@@ -35,6 +35,7 @@ from psycopg_pool import AsyncConnectionPool
 from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, Weights
 from casts.memory.lexical import K1, B
+from casts.memory.pglocks import advisory_lock
 
 LEXICAL_COLUMN = "content_tsv"
 LEXICAL_INDEX = "store_content_tsv_idx"
@@ -68,12 +69,9 @@ async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
     row = await cursor.fetchone()
     if row and (row["ready"] if isinstance(row, dict) else row[0]):
         return
-    await conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
-    try:
+    async with advisory_lock(conn, _MIGRATION_LOCK_KEY):
         for statement in LEXICAL_MIGRATION:
             await conn.execute(statement)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_KEY,))
 
 
 @asynccontextmanager
