@@ -1,0 +1,147 @@
+"""What an authenticated user may do, decided from the request alone (no store access).
+
+The HTTP store API is reachable by any client, so the rules follow the namespace layout
+(``casts.memory.namespaces``), where the first two labels name the owner:
+
+- ``user/<me>/...`` and ``session/<me>/...``: read and write.
+- ``team/<t>/...`` for a team ``t`` the token mapping lists: read and write, except the
+  ``members`` namespace, which is read-only here -- membership changes go through the
+  ``team_workspace`` cast, which enforces the owner rules; a raw write could promote anyone.
+- ``global/...``: read-only. Global knowledge is curated for every user; letting any one
+  user's client overwrite it would let one user change what everybody's agent believes.
+- anything else (other users, other teams, roots the project does not use): refused.
+
+Ids are compared by their exact encoded label (``namespaces.encode_id``), never by a decoded
+form, so no second spelling of a label reaches someone else's data.
+
+Searching and listing take a prefix. A prefix that covers more than the user may see is
+narrowed to the user's own part where that is unambiguous (no prefix or ``("user",)`` ->
+``("user", <me>)``; ``("session",)`` -> ``("session", <me>)``); ``("team",)`` is refused
+because it cannot be narrowed to several teams at once -- name the team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from casts.memory import namespaces
+from casts.memory.auth_tokens import Principal
+from casts.memory.errors import AccessDeniedError, InvalidNamespaceError
+
+StoreAction = Literal["put", "get", "delete", "search", "list_namespaces"]
+WRITES: frozenset[str] = frozenset({"put", "delete"})
+
+
+def _label(raw_id: str) -> str:
+    return namespaces.encode_id(raw_id)
+
+
+def _check_owner(principal: Principal, namespace: tuple[str, ...], action: str) -> None:
+    """Refuse unless ``namespace`` (at least owner kind and id) belongs to the principal."""
+    root = namespace[0]
+    write = action in WRITES
+    if root == namespaces.GLOBAL:
+        if write:
+            raise AccessDeniedError(
+                "Global namespaces are read-only through the HTTP store API; they hold "
+                "knowledge curated for every user."
+            )
+        return
+    if len(namespace) < 2:
+        raise AccessDeniedError(f"Name the owner: {root!r} alone covers other users' data.")
+    if root in (namespaces.USER, namespaces.SESSION):
+        if namespace[1] != _label(principal.user_id):
+            raise AccessDeniedError(
+                f"{principal.user_id!r} may not {action} another user's namespace."
+            )
+        return
+    if root == namespaces.TEAM:
+        if namespace[1] not in {_label(team) for team in principal.teams}:
+            raise AccessDeniedError(
+                f"{principal.user_id!r} is not a member of team "
+                f"{namespaces.decode_id(namespace[1])!r}."
+            )
+        if write and len(namespace) > 2 and namespace[2] == namespaces.MEMBERS:
+            raise AccessDeniedError(
+                "Team membership is read-only through the HTTP store API; use the "
+                "team_workspace cast, which checks that the actor is an owner."
+            )
+        return
+    raise AccessDeniedError(f"Namespace root {root!r} is not one the project uses.")
+
+
+def _as_namespace(namespace: Any) -> tuple[str, ...]:
+    """The namespace as a tuple, refused unless it is under one of the project's roots.
+
+    Only validated here: the decisions compare the exact labels, not ``owner_of``'s
+    decoded id.
+    """
+    try:
+        namespaces.owner_of(tuple(namespace or ()))
+    except InvalidNamespaceError as error:
+        raise AccessDeniedError(str(error)) from error
+    return tuple(namespace)
+
+
+def authorize_item(principal: Principal, namespace: Any, action: StoreAction) -> None:
+    """Allow ``put`` / ``get`` / ``delete`` of an item, or refuse.
+
+    Raises:
+        AccessDeniedError: Saying why.
+    """
+    if not namespace:
+        raise AccessDeniedError("A namespace is required.")
+    _check_owner(principal, _as_namespace(namespace), action)
+
+
+def narrow_prefix(principal: Principal, prefix: Any, action: StoreAction) -> tuple[str, ...]:
+    """The prefix a ``search`` / ``list_namespaces`` may use, narrowed to the user's own data.
+
+    Returns:
+        The prefix to pass to the store instead of the client's.
+
+    Raises:
+        AccessDeniedError: The prefix reaches data of others and cannot be narrowed.
+    """
+    own = _label(principal.user_id)
+    if not prefix or tuple(prefix) == (namespaces.USER,):
+        return (namespaces.USER, own)
+    prefix = _as_namespace(prefix)
+    if prefix == (namespaces.SESSION,):
+        return (namespaces.SESSION, own)
+    _check_owner(principal, prefix, action)
+    return prefix
+
+
+def claimed_users(payload: Mapping[str, Any] | None) -> list[str]:
+    """Every user id a run or assistant payload claims, in ``context`` and ``configurable``."""
+    if not payload:
+        return []
+    config = payload.get("config") or {}
+    sources = [
+        payload.get("context") or {},
+        (config.get("configurable") or {}) if isinstance(config, Mapping) else {},
+    ]
+    return [
+        str(source["user_id"])
+        for source in sources
+        if isinstance(source, Mapping) and source.get("user_id") not in (None, "")
+    ]
+
+
+def check_claim(principal: Principal, payload: Mapping[str, Any] | None) -> None:
+    """Refuse a run (or assistant) that asks to act as another user than the caller.
+
+    The run itself would fail too (``identity.resolve_identity``), but only after the run
+    was queued and a thread touched; refusing here answers the client with a 403 at once.
+
+    Raises:
+        AccessDeniedError: Naming both users.
+    """
+    for claimed in claimed_users(payload):
+        if claimed != principal.user_id:
+            raise AccessDeniedError(
+                f"This request is authenticated as {principal.user_id!r} but asked to act "
+                f"as {claimed!r}; a run may only touch its authenticated user's memory."
+            )

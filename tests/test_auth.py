@@ -1,0 +1,276 @@
+"""Auth on a real `langgraph dev`: bearer tokens, thread ownership, runs that act as the
+caller, and the HTTP store API limited to the caller's own, team and (read-only) global
+namespaces. Two users: alice (team t1) and bob (no team). One server for the module."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from casts.memory import namespaces
+from casts.memory.auth_tokens import load_tokens, parse_tokens
+from casts.memory.errors import ConfigurationError
+from tests.conftest import TEST_EMBEDDINGS
+from tests.dev_server import PROJECT, running_dev_server
+
+GRAPHS = sorted(json.loads((PROJECT / "langgraph.json").read_text())["graphs"])
+RUN = uuid.uuid4().hex[:8]
+ALICE, BOB = f"alice.{RUN}@example.com", f"bob.{RUN}@example.com"
+TEAM, OTHER_TEAM = f"t1.{RUN}", f"t2.{RUN}"
+ALICE_TOKEN, BOB_TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.postgres]
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, database_factory: Callable[[], str]
+) -> Iterator[str]:
+    """One `langgraph dev` with two users configured through MEMORY_AUTH_TOKENS."""
+    tokens = {ALICE_TOKEN: {"user": ALICE, "teams": [TEAM]}, BOB_TOKEN: {"user": BOB}}
+    env = {
+        "MEMORY_BACKEND": "postgres",
+        "POSTGRES_URI": database_factory(),
+        "OPENAI_API_KEY": "",
+        "MEMORY_AUTH_TOKENS": json.dumps(tokens),
+        **TEST_EMBEDDINGS,
+    }
+    with running_dev_server(env, tmp_path_factory.mktemp("auth-server")) as url:
+        yield url
+
+
+def client_for(url: str, token: str | None = None, **headers: str):
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return get_client(url=url, api_key=None, headers=headers)
+
+
+@pytest.fixture
+def alice(server):
+    return client_for(server, ALICE_TOKEN)
+
+
+@pytest.fixture
+def bob(server):
+    return client_for(server, BOB_TOKEN)
+
+
+async def status_of(call) -> int:
+    """The HTTP status a refused SDK call got (fails the test if the call succeeded)."""
+    with pytest.raises(httpx.HTTPStatusError) as caught:
+        await call
+    return caught.value.response.status_code
+
+
+def memories(user: str) -> list[str]:
+    return list(namespaces.user_memories(user))
+
+
+# --- token table (no server) -------------------------------------------------------------
+
+
+def test_token_table_from_env_or_file(tmp_path):
+    table = parse_tokens(json.dumps({"tok": {"user": "a.b", "teams": ["x"]}}), source="test")
+    principal = table.lookup("tok")
+    assert principal is not None and principal.user_id == "a.b" and principal.teams == {"x"}
+    assert table.lookup("to") is None and table.lookup("tok ") is None
+
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"ftok": {"user": "c"}}))
+    from_file = load_tokens({"MEMORY_AUTH_FILE": str(path)})
+    assert from_file.enabled and from_file.lookup("ftok").user_id == "c"
+    assert not load_tokens({}).enabled
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MEMORY_AUTH_TOKENS": "{not json"}, "not valid JSON"),
+        ({"MEMORY_AUTH_TOKENS": '{"t": {"teams": []}}'}, "'user'"),
+        ({"MEMORY_AUTH_TOKENS": '{"t": {"user": "a", "teams": "t1"}}'}, "'teams'"),
+        ({"MEMORY_AUTH_TOKENS": '{"t": {"user": "a", "role": "x"}}'}, "unknown field"),
+        ({"MEMORY_AUTH_TOKENS": '{"t": {"user": "a"}}', "MEMORY_AUTH_FILE": "f"}, "not both"),
+        ({"MEMORY_AUTH_FILE": "/nonexistent/tokens.json"}, "cannot be read"),
+    ],
+)
+def test_bad_token_tables_are_refused_naming_the_problem(env, message):
+    with pytest.raises(ConfigurationError, match=message):
+        load_tokens(env)
+
+
+# --- authentication ----------------------------------------------------------------------
+
+
+async def test_every_request_needs_a_valid_bearer_token(server):
+    anonymous = client_for(server)
+    wrong = client_for(server, secrets.token_urlsafe(24))
+    studio_header = client_for(server, **{"x-auth-scheme": "langsmith"})
+    for client in (anonymous, wrong, studio_header):
+        assert await status_of(client.threads.create()) == 401
+        assert await status_of(client.assistants.search()) == 401
+        assert await status_of(client.store.get_item(memories(ALICE), key="k")) == 401
+        assert await status_of(client.store.list_namespaces()) == 401
+    basic = httpx.post(f"{server}/threads", json={}, headers={"Authorization": "Basic YTpi"})
+    assert basic.status_code == 401
+    assert httpx.post(f"{server}/threads", json={}).status_code == 401
+    assert httpx.get(f"{server}/ok").status_code == 200  # health checks stay open
+
+
+# --- the HTTP store API ------------------------------------------------------------------
+
+
+async def test_own_namespaces_work_with_every_store_verb(alice):
+    own = memories(ALICE)
+    session = list(namespaces.session_scratch(ALICE, "s1"))
+    for namespace in (own, session):
+        await alice.store.put_item(namespace, "k", {"content": "mine"})
+        assert (await alice.store.get_item(namespace, "k"))["value"] == {"content": "mine"}
+        found = await alice.store.search_items(namespace)
+        assert [item["key"] for item in found["items"]] == ["k"]
+    listed = (await alice.store.list_namespaces(prefix=list(namespaces.user_root(ALICE))))[
+        "namespaces"
+    ]
+    assert own in [list(ns) for ns in listed]
+    sessions = (await alice.store.list_namespaces(prefix=["session"]))["namespaces"]
+    assert [list(ns) for ns in sessions] == [session]
+    await alice.store.delete_item(own, "k")
+    assert await alice.store.get_item(own, "k") is None
+
+
+async def test_every_store_verb_on_another_users_namespace_is_refused(alice, bob):
+    theirs = memories(ALICE)
+    await alice.store.put_item(theirs, "secret", {"content": "alice only"})
+    alice_session = list(namespaces.session_scratch(ALICE, "s1"))
+    for namespace in (theirs, alice_session, list(namespaces.user_root(ALICE))):
+        assert await status_of(bob.store.put_item(namespace, "k", {"content": "x"})) == 403
+        assert await status_of(bob.store.get_item(namespace, "secret")) == 403
+        assert await status_of(bob.store.search_items(namespace)) == 403
+        assert await status_of(bob.store.delete_item(namespace, "secret")) == 403
+        assert await status_of(bob.store.list_namespaces(prefix=namespace)) == 403
+    # Another spelling of alice's label (a decoded '.') is not accepted either.
+    spelled = ["user", ALICE.replace(".", "%2e"), "memories"]
+    assert await status_of(bob.store.get_item(spelled, "secret")) == 403
+    assert (await alice.store.get_item(theirs, "secret"))["value"] == {"content": "alice only"}
+
+
+async def test_wide_searches_and_listings_show_only_the_callers_data(alice, bob):
+    await alice.store.put_item(memories(ALICE), "a1", {"content": "alice"})
+    await bob.store.put_item(memories(BOB), "b1", {"content": "bob"})
+    for prefix in ([], ["user"]):
+        found = (await bob.store.search_items(prefix, limit=100))["items"]
+        assert {tuple(item["namespace"]) for item in found} == {tuple(memories(BOB))}
+    listed = (await bob.store.list_namespaces())["namespaces"]
+    owners = {namespaces.owner_of(tuple(ns)) for ns in listed}
+    assert {(owner.kind, owner.id) for owner in owners} == {("user", BOB)}
+    everything = (await alice.store.list_namespaces(prefix=["user"]))["namespaces"]
+    assert memories(BOB) not in [list(ns) for ns in everything]
+    assert await status_of(bob.store.search_items(["team"])) == 403
+    assert await status_of(bob.store.list_namespaces(prefix=["team"])) == 403
+    assert await status_of(bob.store.search_items(["elsewhere"])) == 403
+
+
+async def test_team_namespaces_are_for_members_and_membership_is_read_only(alice, bob):
+    workspace = list(namespaces.team_workspace(TEAM))
+    await alice.store.put_item(workspace, "status", {"text": "green"})
+    assert (await alice.store.get_item(workspace, "status"))["value"] == {"text": "green"}
+    assert [i["key"] for i in (await alice.store.search_items(workspace))["items"]] == ["status"]
+    for verb in (
+        bob.store.put_item(workspace, "status", {"text": "red"}),
+        bob.store.get_item(workspace, "status"),
+        bob.store.search_items(workspace),
+        bob.store.delete_item(workspace, "status"),
+        bob.store.list_namespaces(prefix=list(namespaces.team_root(TEAM))),
+        alice.store.get_item(list(namespaces.team_workspace(OTHER_TEAM)), "status"),
+    ):
+        assert await status_of(verb) == 403
+    members = list(namespaces.team_members(TEAM))
+    assert await status_of(alice.store.put_item(members, BOB, {"role": "owner"})) == 403
+    assert await status_of(alice.store.delete_item(members, ALICE)) == 403
+    assert await alice.store.get_item(members, BOB) is None
+
+
+async def test_global_namespaces_are_read_only(alice, bob):
+    shared = list(namespaces.global_knowledge("python"))
+    assert await status_of(alice.store.put_item(shared, "k", {"claim": "x"})) == 403
+    assert await status_of(bob.store.delete_item(shared, "k")) == 403
+    assert await bob.store.get_item(shared, "k") is None
+    assert (await bob.store.search_items(["global"]))["items"] == []
+
+
+# --- runs act as the caller --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+async def test_every_cast_refuses_a_run_claiming_another_user(bob, graph):
+    thread = await bob.threads.create()
+    as_context = bob.runs.wait(thread["thread_id"], graph, input={}, context={"user_id": ALICE})
+    assert await status_of(as_context) == 403
+    as_configurable = bob.runs.create(
+        thread["thread_id"], graph, input={}, config={"configurable": {"user_id": ALICE}}
+    )
+    assert await status_of(as_configurable) == 403
+    stateless = bob.runs.wait(None, graph, input={}, context={"user_id": ALICE})
+    assert await status_of(stateless) == 403
+    assert await bob.runs.list(thread["thread_id"]) == []
+
+
+async def test_a_run_acts_as_the_authenticated_user(alice, bob):
+    thread = await bob.threads.create()
+    out = await bob.runs.wait(
+        thread["thread_id"], "user_profile", input={"set_fields": {"name": "Bob"}}
+    )
+    assert out["changed"] == ["fields.name"]
+    same = await bob.runs.wait(
+        thread["thread_id"], "user_profile", input={}, context={"user_id": BOB}
+    )
+    assert same["profile"] == {"name": "Bob"}
+    stored = await bob.store.get_item(list(namespaces.user_profile(BOB)), "name")
+    assert stored is not None
+    alices = await alice.runs.wait(
+        (await alice.threads.create())["thread_id"], "user_profile", input={}
+    )
+    assert alices["profile"] == {}
+    assert await status_of(alice.store.get_item(list(namespaces.user_profile(BOB)), "name")) == 403
+
+
+async def test_an_assistant_may_not_carry_another_users_id(bob):
+    refused = bob.assistants.create("user_profile", context={"user_id": ALICE})
+    assert await status_of(refused) == 403
+    own = await bob.assistants.create("user_profile", context={"user_id": BOB})
+    assert own["metadata"]["owner"] == BOB
+
+
+# --- threads belong to their creator -----------------------------------------------------
+
+
+async def test_a_thread_is_visible_to_its_creator_only(alice, bob):
+    thread = await alice.threads.create(metadata={"topic": "private"})
+    thread_id = thread["thread_id"]
+    await alice.runs.wait(thread_id, "user_profile", input={"set_fields": {"name": "Al"}})
+    assert thread["metadata"]["owner"] == ALICE
+    assert (await alice.threads.get(thread_id))["thread_id"] == thread_id
+    assert (await alice.threads.get_state(thread_id))["values"]["profile"] == {"name": "Al"}
+
+    assert await status_of(bob.threads.get(thread_id)) == 404
+    assert await status_of(bob.threads.get_state(thread_id)) == 404
+    assert await status_of(bob.threads.update(thread_id, metadata={"owner": BOB})) == 404
+    assert await status_of(bob.runs.wait(thread_id, "user_profile", input={})) == 404
+    assert await status_of(bob.runs.list(thread_id)) == 404
+    assert await status_of(bob.threads.delete(thread_id)) == 404
+    seen_by_bob = await bob.threads.search(limit=100)
+    assert thread_id not in {t["thread_id"] for t in seen_by_bob}
+    assert thread_id in {t["thread_id"] for t in await alice.threads.search(limit=100)}
+    reuse = bob.threads.create(thread_id=thread_id, if_exists="do_nothing")
+    assert await status_of(reuse) == 409
+
+
+async def test_a_client_cannot_pick_the_owner_of_a_thread(alice, bob):
+    thread = await bob.threads.create(metadata={"owner": ALICE})
+    assert thread["metadata"]["owner"] == BOB
+    assert await status_of(alice.threads.get(thread["thread_id"])) == 404
