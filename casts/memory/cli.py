@@ -14,6 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from langgraph.store.base import BaseStore
+
+from casts.memory.cli_new_cast import add_new_cast
+from casts.memory.cli_store import add_store_commands
 from casts.memory.embeddings import make_embeddings
 from casts.memory.errors import MemoryCastError
 from casts.memory.evaluation import evaluate, format_table, hybrid, stock
@@ -118,17 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memory-casts", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     add_eval(commands)
+    add_store_commands(commands)
+    add_new_cast(commands)
     return parser
+
+
+async def amain(argv: Sequence[str] | None = None, *, store: BaseStore | None = None) -> int:
+    """Run one command in the current event loop; returns the exit status.
+
+    Args:
+        argv: The arguments after ``memory-casts``.
+        store: Use this open store instead of opening the configured one, so a program (or
+            a test) can run several commands against one in-memory store. ``reindex`` and
+            ``eval`` always open their own.
+    """
+    args = build_parser().parse_args(argv)
+    args.store = store
+    try:
+        return await args.run(args)
+    except (MemoryCastError, OSError) as error:
+        print(f"memory-casts: {error}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``memory-casts``; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    try:
-        return asyncio.run(args.run(args))
-    except MemoryCastError as error:
-        print(f"memory-casts: {error}", file=sys.stderr)
-        return 2
+    return asyncio.run(amain(argv))
 
 
 if __name__ == "__main__":
