@@ -138,6 +138,7 @@ async def test_changed_embedding_dimensions_are_a_clear_error(fresh_database, tm
     message = str(caught.value)
     assert "64-dimension" in message and "gives 32" in message
     assert "DROP TABLE store_vectors" in message
+    assert "memory-casts reindex" in message
 
 
 async def test_store_without_embeddings_opens_a_database_with_vectors(fresh_database, tmp_path):

@@ -29,19 +29,24 @@ class InvalidNamespaceError(MemoryCastError, ValueError):
     """A namespace or one of its labels is not one the project uses or the store accepts."""
 
 
-class MissingIdentityError(MemoryCastError, LookupError):
+# The server shows clients the message of ValueError, RuntimeError and a few other builtins
+# only ("An internal error occurred" for the rest), so the refusals below are ValueErrors too:
+# a client must learn *why* its run was refused.
+
+
+class MissingIdentityError(MemoryCastError, LookupError, ValueError):
     """A user- or team-scoped operation ran without knowing whose memory it touches."""
 
 
-class IdentityMismatchError(MemoryCastError, PermissionError):
+class IdentityMismatchError(MemoryCastError, PermissionError, ValueError):
     """The client asked to act as a different user than the one the server authenticated."""
 
 
-class AccessDeniedError(MemoryCastError, PermissionError):
+class AccessDeniedError(MemoryCastError, PermissionError, ValueError):
     """The caller may not read or write this memory (for example a non-member of a team)."""
 
 
-class MemoryNotFoundError(MemoryCastError, LookupError):
+class MemoryNotFoundError(MemoryCastError, LookupError, ValueError):
     """The user has no memory under the given key (nothing was deleted)."""
 
 

@@ -62,6 +62,11 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
     """A connection pool configured as the LangGraph Postgres classes require.
 
     Connections are checked before use, so the pool recovers after the server restarts.
+    A request for a connection waits at most ``connect_timeout_s`` (psycopg_pool's default
+    is 30 s, whatever the setting), and one reconnection attempt backs off for at most that
+    long before the pool starts a fresh one: the backoff doubles while the server is down,
+    so an unbounded one would keep the pool away from a restarted server for about as long
+    as the outage lasted.
 
     Raises:
         StoreUnavailableError: The server cannot be reached.
@@ -72,6 +77,8 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         max_size=max(settings.pool_max_size, settings.pool_min_size),
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         check=AsyncConnectionPool.check_connection,
+        timeout=settings.connect_timeout_s,
+        reconnect_timeout=settings.connect_timeout_s,
         open=False,
     )
     try:
@@ -123,9 +130,9 @@ async def check_vector_dims(pool: AsyncConnectionPool, index: IndexConfig | None
     if stored is not None and stored != index["dims"]:
         raise EmbeddingDimensionMismatchError(
             f"The database holds {stored}-dimension vectors, but MEMORY_EMBEDDINGS gives "
-            f"{index['dims']}. Either go back to the embeddings that made them, or drop the old "
-            "vectors (DROP TABLE store_vectors; DELETE FROM vector_migrations;), restart so "
-            "the table is made again, and put the items again to re-embed them."
+            f"{index['dims']}. Either go back to the embeddings that made them, or run "
+            "`memory-casts reindex` with the new MEMORY_EMBEDDINGS: it drops the old vectors "
+            "(DROP TABLE store_vectors; DELETE FROM vector_migrations;) and re-embeds every item."
         )
 
 
@@ -172,7 +179,7 @@ async def open_store(settings: Settings | None = None) -> AsyncIterator[GuardedS
         await _migrate_once(uri, f"store:{dims}", _STORE_LOCK_KEY, setup)
         await store.start_ttl_sweeper()
         try:
-            yield GuardedStore(store)
+            yield GuardedStore(store, location=redact(uri))
         finally:
             await store.stop_ttl_sweeper(timeout=5)
 

@@ -8,6 +8,10 @@
   HTTP store API alike;
 - matches a nested object in a filter by equality on every backend (PostgresStore reads
   its keys as operators and fails, InMemoryStore matches it partially);
+- turns a PostgreSQL that does not answer within ``MEMORY_CONNECT_TIMEOUT`` (the pool's
+  ``PoolTimeout``: no connection, so nothing of the batch ran) into
+  ``StoreUnavailableError`` naming the server; a connection lost *during* an operation
+  still raises psycopg's ``OperationalError``, because then the write may have been applied;
 - evaluates range filters (``$gt``, ``$gte``, ``$lt``, ``$lte``) itself, numerically, on
   every backend: PostgresStore compares numbers as text (``$gte: 10`` matches ``9``) and
   InMemoryStore raises when an item lacks the key. An item without a number there does not
@@ -33,6 +37,7 @@ from langgraph.store.base import (
     SearchOp,
 )
 from langgraph.store.memory import InMemoryStore
+from psycopg_pool import PoolTimeout
 
 from casts.memory.errors import InvalidValueError, StoreUnavailableError
 from casts.memory.namespaces import validate_namespace
@@ -89,8 +94,9 @@ class GuardedStore(BaseStore):
         inner: The backend store; reach backend-specific features (``sweep_ttl``) through it.
     """
 
-    def __init__(self, inner: BaseStore) -> None:
+    def __init__(self, inner: BaseStore, *, location: str | None = None) -> None:
         self.inner = inner
+        self.location = location
         self.supports_ttl = inner.supports_ttl
         self.ttl_config = getattr(inner, "ttl_config", None)
 
@@ -103,12 +109,34 @@ class GuardedStore(BaseStore):
         return f"GuardedStore({type(self.inner).__name__})"
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run ops synchronously (from a worker thread when the backend is async)."""
-        return _drive(self._plan(ops), self.inner.batch)
+        """Run ops synchronously (from a worker thread when the backend is async).
+
+        Raises:
+            StoreUnavailableError: The backend gave no connection in time; nothing ran.
+        """
+        try:
+            return _drive(self._plan(ops), self.inner.batch)
+        except PoolTimeout as error:
+            raise self._unavailable(error) from error
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run ops asynchronously."""
-        return await _adrive(self._plan(ops), self.inner.abatch)
+        """Run ops asynchronously.
+
+        Raises:
+            StoreUnavailableError: The backend gave no connection in time; nothing ran.
+        """
+        try:
+            return await _adrive(self._plan(ops), self.inner.abatch)
+        except PoolTimeout as error:
+            raise self._unavailable(error) from error
+
+    def _unavailable(self, error: PoolTimeout) -> StoreUnavailableError:
+        where = f" at {self.location}" if self.location else ""
+        return StoreUnavailableError(
+            f"PostgreSQL{where} is unavailable ({error}): the operation was not applied. "
+            "Is the server down or restarting? Retry once it is back; the connection pool "
+            "reconnects by itself."
+        )
 
     def _plan(self, ops: Iterable[Op]) -> Plan:
         ops = list(ops)
