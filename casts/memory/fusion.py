@@ -95,11 +95,13 @@ class Candidates:
         items: The candidate items by ``(namespace, key)``.
         lexical: BM25 score of the lexical candidates.
         semantic: Cosine similarity of the semantic candidates.
+        expiring: The candidates that carry a TTL (only these need it refreshed on read).
     """
 
     items: dict[tuple[tuple[str, ...], str], SearchItem] = field(default_factory=dict)
     lexical: dict[tuple[tuple[str, ...], str], float] = field(default_factory=dict)
     semantic: dict[tuple[tuple[str, ...], str], float] = field(default_factory=dict)
+    expiring: set[tuple[tuple[str, ...], str]] = field(default_factory=set)
 
     def ranked(self, weights: Weights, limit: int) -> list[SearchItem]:
         """The best ``limit`` items, each carrying its fused score."""

@@ -91,7 +91,8 @@ async def hybrid_search(
         return await store.asearch(namespace, filter=filter, limit=limit)
     found = candidates.ranked(weights, limit)
     if isinstance(inner, AsyncPostgresStore):
-        await refresh_ttl(inner, found)
+        expiring = [item for item in found if (item.namespace, item.key) in candidates.expiring]
+        await refresh_ttl(inner, expiring)
     return found
 
 

@@ -193,7 +193,7 @@ _EMPTY = {
 }
 
 _SELECT = """
-SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at,
+SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes,
     l.score AS lexical, m.score AS semantic
 FROM (SELECT prefix, key FROM lexical UNION SELECT prefix, key FROM semantic) c
 JOIN store s ON s.prefix = c.prefix AND s.key = c.key
@@ -208,7 +208,11 @@ WHERE ttl_minutes IS NOT NULL AND (prefix, key) IN (SELECT * FROM unnest(%s::tex
 
 
 async def refresh_ttl(store: AsyncPostgresStore, items: list[SearchItem]) -> None:
-    """Extend the TTL of the items recall returns, as the store's own search does."""
+    """Extend the TTL of the items recall returns, as the store's own search does.
+
+    Pass only items that carry a TTL: most memories have none, and then the round trip is
+    saved.
+    """
     if not items or not (store.ttl_config or {}).get("refresh_on_read", False):
         return
     async with _connection(store) as conn:
@@ -298,4 +302,6 @@ async def postgres_candidates(
             found.lexical[item_id] = float(row["lexical"])
         if row["semantic"] is not None:
             found.semantic[item_id] = float(row["semantic"])
+        if row["ttl_minutes"] is not None:
+            found.expiring.add(item_id)
     return found
