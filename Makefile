@@ -48,5 +48,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Benchmarks (bench/): ours vs stock LangGraph, full scale; writes bench/results.json and
+## the README table. Full scale loads ~1.1M synthetic items into a temporary embedded server.
+bench: install-local
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
