@@ -10,8 +10,11 @@ finds the candidates and only they come back:
   term, so the IDF is exact. Term frequency is
   taken as 1 (memories are short; a repeated word rarely matters) and length is the number
   of distinct terms.
-- semantic: pgvector cosine distance over ``store_vectors``, an exact scan restricted to the
-  namespace (its ``prefix`` index), as the stock search does.
+- semantic: pgvector cosine distance over ``store_vectors``, as the stock search does: an
+  exact scan of the namespace (its ``prefix`` index) when the namespace is small, LangGraph's
+  HNSW index when the planner prefers it -- with iterative scans on (see
+  ``persistence.configure_connection``) so filtering to the namespace does not cut results
+  short.
 
 The same scope applies to both: namespace prefix, the filter (ranges compared as numbers,
 like ``GuardedStore``), expired items left out. ``refresh_ttl`` extends the TTL of the items
