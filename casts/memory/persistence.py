@@ -33,7 +33,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from casts.memory.embedded import start_embedded_postgres
+from casts.memory.embedded import embedded_server
 from casts.memory.embeddings import make_index_config
 from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
 from casts.memory.pglocks import advisory_lock
@@ -46,13 +46,19 @@ _CHECKPOINT_LOCK_KEY = 72_317_002
 _migrated: set[tuple[str, str]] = set()
 
 
-async def resolve_postgres_uri(settings: Settings) -> str | None:
-    """The URI of the PostgreSQL to use, starting the embedded server if that is the choice."""
+@asynccontextmanager
+async def postgres_location(settings: Settings) -> AsyncIterator[str | None]:
+    """The URI of the PostgreSQL to use for the block (None: in memory).
+
+    The embedded server is started if it is the choice, and released after the block.
+    """
     if settings.backend == "postgres":
-        return settings.postgres_uri
-    if settings.backend == "embedded":
-        return await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
-    return None
+        yield settings.postgres_uri
+    elif settings.backend == "embedded":
+        async with embedded_server(settings.data_dir) as uri:
+            yield uri
+    else:
+        yield None
 
 
 def redact(uri: str) -> str:
@@ -175,10 +181,19 @@ async def open_store(settings: Settings | None = None) -> AsyncIterator[GuardedS
     """
     settings = settings or await asyncio.to_thread(Settings.from_env)
     index = await asyncio.to_thread(make_index_config, settings)
-    uri = await resolve_postgres_uri(settings)
-    if uri is None:
-        yield GuardedStore(PatchedInMemoryStore(index=index))
-        return
+    async with postgres_location(settings) as uri:
+        if uri is None:
+            yield GuardedStore(PatchedInMemoryStore(index=index))
+            return
+        async with _postgres_store(uri, settings, index) as store:
+            yield store
+
+
+@asynccontextmanager
+async def _postgres_store(
+    uri: str, settings: Settings, index: IndexConfig | None
+) -> AsyncIterator[GuardedStore]:
+    """The store on PostgreSQL: pool, dimension check, migrations, TTL sweeper."""
     async with open_pool(uri, settings) as pool:
         await check_vector_dims(pool, index)
         ttl: TTLConfig = {
@@ -207,14 +222,14 @@ async def open_checkpointer(
 ) -> AsyncIterator[BaseCheckpointSaver]:
     """Open the configured checkpointer (thread state), migrated once."""
     settings = settings or await asyncio.to_thread(Settings.from_env)
-    uri = await resolve_postgres_uri(settings)
-    if uri is None:
-        yield InMemorySaver()
-        return
-    async with open_pool(uri, settings) as pool:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await _migrate_once(uri, "checkpoints", _CHECKPOINT_LOCK_KEY, saver.setup)
-        yield saver
+    async with postgres_location(settings) as uri:
+        if uri is None:
+            yield InMemorySaver()
+            return
+        async with open_pool(uri, settings) as pool:
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await _migrate_once(uri, "checkpoints", _CHECKPOINT_LOCK_KEY, saver.setup)
+            yield saver
 
 
 def make_store() -> AbstractAsyncContextManager[GuardedStore]:

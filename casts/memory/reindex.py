@@ -37,7 +37,7 @@ from casts.memory.persistence import (
     _advisory_lock,
     open_pool,
     open_store,
-    resolve_postgres_uri,
+    postgres_location,
     stored_vector_dims,
 )
 from casts.memory.recall_sql import ensure_lexical_index
@@ -128,9 +128,7 @@ async def reindex(
             "MEMORY_EMBEDDINGS is none: set the embeddings to index with (local, openai, "
             "hash, module:function) before reindexing"
         )
-    uri = await resolve_postgres_uri(settings)
-    assert uri is not None
-    async with open_pool(uri, settings) as pool:
+    async with postgres_location(settings) as uri, open_pool(uri, settings) as pool:
         old_dims = await stored_vector_dims(pool)
         dropped = old_dims is not None and old_dims != index["dims"]
         if dropped:
