@@ -150,14 +150,6 @@ async def test_store_without_embeddings_opens_a_database_with_vectors(fresh_data
         assert (await store.aget(("user", "x"), "k")).value == {"content": "indexed"}
 
 
-async def test_pooled_connections_scan_hnsw_iteratively(fresh_database, tmp_path):
-    """Filtered HNSW searches would otherwise stop at ef_search neighbours of all users."""
-    settings = settings_for("postgres", fresh_database, tmp_path)
-    async with open_store(settings) as store, store.inner.conn.connection() as conn:
-        row = await (await conn.execute("SHOW hnsw.iterative_scan")).fetchone()
-    assert row["hnsw.iterative_scan"] == "relaxed_order"
-
-
 def postmaster_pid(data_dir: Path) -> int | None:
     pid_file = data_dir / "postgres" / "postmaster.pid"
     return int(pid_file.read_text().split()[0]) if pid_file.exists() else None

@@ -17,13 +17,10 @@ explicit settings.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
-import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -66,19 +63,6 @@ def redact(uri: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", uri)
 
 
-async def configure_connection(conn: AsyncConnection[Any]) -> None:
-    """Session settings every pooled connection gets.
-
-    LangGraph's vector table has an HNSW index. When the planner uses it for a search under
-    one user's namespace, pgvector takes the ``ef_search`` nearest vectors of *all* users and
-    only then filters, so a user's search can come back short of their own memories.
-    Iterative scans (pgvector 0.8+) keep scanning until enough rows pass the filter. An
-    older pgvector lacks the setting; the connection is then left as it is.
-    """
-    with contextlib.suppress(psycopg.Error):
-        await conn.execute("SET hnsw.iterative_scan = relaxed_order")
-
-
 @asynccontextmanager
 async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
     """A connection pool configured as the LangGraph Postgres classes require.
@@ -99,7 +83,6 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         max_size=max(settings.pool_max_size, settings.pool_min_size),
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         check=AsyncConnectionPool.check_connection,
-        configure=configure_connection,
         timeout=settings.connect_timeout_s,
         reconnect_timeout=settings.connect_timeout_s,
         open=False,

@@ -11,10 +11,10 @@ finds the candidates and only they come back:
   taken as 1 (memories are short; a repeated word rarely matters) and length is the number
   of distinct terms.
 - semantic: pgvector cosine distance over ``store_vectors``, as the stock search does: an
-  exact scan of the namespace (its ``prefix`` index) when the namespace is small, LangGraph's
-  HNSW index when the planner prefers it -- with iterative scans on (see
-  ``persistence.configure_connection``) so filtering to the namespace does not cut results
-  short.
+  exact scan of the namespace (its ``prefix`` index) when the namespace is small; LangGraph's
+  HNSW index when the planner prefers it, which filters to the namespace *after* the index
+  scan and can then return fewer semantic candidates than asked (the lexical signal still
+  finds the rest; see the benchmark notes in the README).
 
 The same scope applies to both: namespace prefix, the filter (ranges compared as numbers,
 like ``GuardedStore``), expired items left out. ``refresh_ttl`` extends the TTL of the items
