@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from casts.memory import namespaces  # noqa: E402
+from casts.memory import namespaces, recall_sql  # noqa: E402
 from casts.memory.embeddings import HashEmbeddings  # noqa: E402
 from casts.memory.settings import Settings  # noqa: E402
 
@@ -178,7 +178,7 @@ def settings_for(uri: str, embeddings: str = "hash", **extra: Any) -> Settings:
 
 # --- bulk data -----------------------------------------------------------------------------
 
-_DROPPABLE = ("store_prefix_idx", "store_content_tsv_idx", "store_vectors_embedding_idx")
+_DROPPABLE = ("store_prefix_idx", recall_sql.LEXICAL_INDEX, "store_vectors_embedding_idx")
 
 _OTHERS_SQL = """
 INSERT INTO store (prefix, key, value, created_at, updated_at)

@@ -3,8 +3,9 @@
 One user with many memories (100k at full scale) among many other users' items (1M at full
 scale); see common.py for how text and vectors are made. For each query, interleaved:
 
-- ``ours``: ``casts.memory.recall.recall`` (hybrid: BM25 over the GIN-indexed tsvector plus
-  an exact pgvector scan of the namespace, one SQL statement for the candidates);
+- ``ours``: ``casts.memory.recall.recall`` (hybrid: BM25 over the tsvector, GIN-indexed
+  with the prefix, plus pgvector: HNSW with an iterative scan for a namespace this large; one
+  SQL statement for the candidates);
 - ``stock``: ``store.search(namespace, query=..., limit=5)`` on the raw AsyncPostgresStore.
 
 The query embedding is excluded from both: query vectors are computed before timing and
@@ -37,20 +38,15 @@ from casts.memory.embeddings import HashEmbeddings
 from casts.memory.persistence import open_store
 from casts.memory.recall import recall
 
-_HNSW_ORDER = "ORDER BY distance\n    LIMIT %(nearest)s"
-_EXACT_ORDER = "ORDER BY (sv.embedding <=> %(vector)s::vector) + 0\n    LIMIT %(nearest)s"
-_ORIGINAL_CTE = recall_sql._SEMANTIC_CTE
-_EXACT_CTE = _ORIGINAL_CTE.replace(_HNSW_ORDER, _EXACT_ORDER)
-
 
 async def recall_exact(store: Any, namespace: tuple[str, ...], query: str) -> list[Any]:
-    """Our recall with the semantic scan forced exact (the planner cannot use HNSW for an
-    ORDER BY expression that is not the bare distance): what recall_sql's docstring says."""
-    recall_sql._SEMANTIC_CTE = _EXACT_CTE
+    """Our recall with the semantic scan forced exact, whatever the namespace's size."""
+    limit = recall_sql.EXACT_SCAN_LIMIT
+    recall_sql.EXACT_SCAN_LIMIT = 10**12
     try:
         return await recall(store, namespace, query, limit=5)
     finally:
-        recall_sql._SEMANTIC_CTE = _ORIGINAL_CTE
+        recall_sql.EXACT_SCAN_LIMIT = limit
 
 
 class Precomputed(Embeddings):

@@ -67,8 +67,9 @@ def table(results: dict[str, Any]) -> str:
             if "sequential_round_trips_per_turn" in r["ours"]:
                 trips = (
                     f"; per turn {r['ours']['sql_statements_per_turn']} SQL statements "
-                    f"(batch pipelined, concurrent with recall's terms -> candidates -> TTL "
-                    f"refresh), {r['ours']['sequential_round_trips_per_turn']} sequential "
+                    f"(the batch pipelined, concurrent with recall's one statement; a TTL "
+                    f"refresh only for items with a TTL), "
+                    f"{r['ours']['sequential_round_trips_per_turn']} sequential "
                     f"waits once overlap is merged, {r['ours']['pool_checkouts_per_turn']} pool "
                     "checkouts (each + a connection-check round trip)"
                 )
@@ -171,6 +172,11 @@ def rewrite_readme(results: dict[str, Any], meta: dict[str, Any]) -> None:
         "`bench/results.json` has every figure. `make bench BENCH_ARGS=--quick` is a "
         "small-scale smoke test (under a minute)."
     )
+    if meta.get("rerun"):
+        note += (
+            f" Rows {', '.join(meta['rerun'])} were re-run later on the kept dataset "
+            f"(`bench/run.py --only {' '.join(meta['rerun'])} --keep-data DIR`)."
+        )
     body = f"{START}\n{table(results)}\n\n{note}\n{END}"
     README.write_text(head + body + tail)
 

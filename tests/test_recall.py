@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from langgraph.store.base import PutOp
 
-from casts.memory import namespaces
+from casts.memory import namespaces, recall_sql
 from casts.memory import recall as recall_module
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError
 from casts.memory.fusion import Weights
@@ -184,3 +184,56 @@ async def test_postgres_refreshes_the_ttl_of_what_it_returns(postgres_uri, tmp_p
                 (prefix,),
             )
             assert await cursor.fetchall() == [("old", True), ("other", False)]
+
+
+@pytest.mark.parametrize("plan", ["exact", "hnsw"])
+async def test_postgres_semantic_signal_finds_all_of_a_small_namespace(
+    plan, fresh_database, tmp_path, unique, monkeypatch
+):
+    # LangGraph's HNSW index filters by namespace after the scan: without the exact plan
+    # (small namespaces) or the iterative scan (large ones), most of a namespace's own
+    # vectors never came back among many other users' items.
+    if plan == "hnsw":
+        monkeypatch.setattr(recall_sql, "EXACT_SCAN_LIMIT", 0)
+        # So few rows would rather be sorted than read through the index.
+        monkeypatch.setenv("PGOPTIONS", "-c enable_seqscan=off -c enable_sort=off")
+    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
+        others = [
+            PutOp(namespaces.user_memories(f"other-{i % 40}"), f"o{i}", memory(f"Note {i}"))
+            for i in range(2000)
+        ]
+        await put_many(store, others, progress=False)
+        space = namespaces.user_memories(unique("few"))
+        await remember(store, space, [*FILLER, "Rehearsal moved to Thursday"])
+        found = await recall_sql.postgres_candidates(
+            store.inner, space, "rehearsal day", filter=None, pool=50, weights=Weights(0.0)
+        )
+        assert {item_id[0] for item_id in found.semantic} == {space}
+        if plan == "exact":
+            assert len(found.semantic) == len(FILLER) + 1
+        else:  # approximate: HNSW may miss a vector, but not most of them (it found none)
+            assert len(found.semantic) >= len(FILLER) - 1
+
+
+async def test_postgres_query_with_more_terms_than_slots(
+    fresh_database, tmp_path, unique, monkeypatch
+):
+    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
+        space = namespaces.user_memories(unique("slots"))
+        await remember(store, space, [*FILLER, "My sister adopted a greyhound named Comet"])
+
+        async def lexical_scores() -> dict:
+            found = await recall_sql.postgres_candidates(
+                store.inner,
+                space,
+                "sister greyhound Comet adopted movie garden",
+                filter=None,
+                pool=50,
+                weights=Weights(1.0),
+            )
+            return found.lexical
+
+        expected = await lexical_scores()
+        monkeypatch.setattr(recall_sql, "slots_for", lambda text: 1)
+        assert await lexical_scores() == expected
+        assert len(expected) == 3

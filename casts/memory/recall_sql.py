@@ -1,20 +1,24 @@
 r"""Recall on PostgreSQL: both signals computed in the database, in one statement.
 
 Loading a user's whole memory into Python for every query does not scale; here PostgreSQL
-finds the candidates and only they come back:
+finds the candidates and only they come back, from one statement (one round trip; the
+query's terms are extracted inside it):
 
 - lexical: BM25 over ``to_tsvector('english', value->>'content')`` (PostgreSQL's Snowball
-  stemmer and stop words), kept in a generated column of ``store`` with a GIN index
-  (``ensure_lexical_index``) that finds the items containing any query term. Document
-  frequencies are counted over those items, which are exactly the items that contain a
-  term, so the IDF is exact. Term frequency is
-  taken as 1 (memories are short; a repeated word rarely matters) and length is the number
-  of distinct terms.
-- semantic: pgvector cosine distance over ``store_vectors``, as the stock search does: an
-  exact scan of the namespace (its ``prefix`` index) when the namespace is small; LangGraph's
-  HNSW index when the planner prefers it, which filters to the namespace *after* the index
-  scan and can then return fewer semantic candidates than asked (the lexical signal still
-  finds the rest; see the benchmark notes in the README).
+  stemmer and stop words), kept in a generated column of ``store``. Its GIN index is on
+  ``(prefix, content_tsv)`` (``btree_gin``), so the index itself answers "items of *this*
+  namespace containing any query term": cost follows the user's matching memories, not
+  every user's. Document frequencies are counted over those items, which are exactly the
+  items that contain a term, so the IDF is exact. Term frequency is taken as 1 (memories
+  are short; a repeated word rarely matters) and length is the number of distinct terms.
+- semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
+  every user and filters to the namespace *after* the scan, so on its own it returns a
+  small namespace few or none of its own vectors. Hence two plans, chosen inside the
+  statement by the namespace's size: up to ``EXACT_SCAN_LIMIT`` items an exact scan of the
+  namespace (its primary-key index; a few ms per 10k vectors); above it the HNSW index
+  through ``memory_casts_nearest``, a function that turns on pgvector's iterative scan for
+  itself only, so the scan continues until the namespace's nearest are found (a large
+  namespace is a large share of the index, so that is quick).
 
 The same scope applies to both: namespace prefix, the filter (ranges compared as numbers,
 like ``GuardedStore``), expired items left out. ``refresh_ttl`` extends the TTL of the items
@@ -24,6 +28,7 @@ finally returned when the store refreshes on read.
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,40 +46,77 @@ from casts.memory.lexical import K1, B
 from casts.memory.pglocks import advisory_lock
 
 LEXICAL_COLUMN = "content_tsv"
-LEXICAL_INDEX = "store_content_tsv_idx"
+LEXICAL_INDEX = "store_prefix_content_tsv_idx"
+NEAREST_FUNCTION = "memory_casts_nearest"
+# Namespaces up to this many items get an exact vector scan (its cost grows with the
+# namespace, ~0.4 ms per 1k vectors); larger ones the HNSW index, whose filtered scan costs
+# more the smaller the namespace's share of the index. Measured among 1.1M items: exact
+# 4 ms vs HNSW 78 ms p50 for 10k vectors, exact 40 ms vs HNSW 8 ms for 100k.
+EXACT_SCAN_LIMIT = 40_000
 _MIGRATION_LOCK_KEY = 72_317_010
 
 # The searchable form of each memory, computed by PostgreSQL on every write (a generated
-# column: LangGraph's own INSERT/UPDATE keep it current) and indexed for ``@@``. Computing
-# ``to_tsvector`` at query time costs ~60 us per matching item, too slow for 10k memories.
+# column: LangGraph's own INSERT/UPDATE keep it current) and indexed for ``@@`` together
+# with the prefix (``btree_gin``; ``COLLATE "C"`` makes equality the same in any database
+# collation). Computing ``to_tsvector`` at query time costs ~60 us per matching item, too
+# slow for 10k memories. The nearest-vector function scopes pgvector's iterative scan to
+# itself: set for a whole connection, it would also slow the stock ``store.search`` of small
+# namespaces (the scan then walks much of the index looking for their vectors).
 LEXICAL_MIGRATION = (
+    "CREATE EXTENSION IF NOT EXISTS btree_gin",
     f"ALTER TABLE store ADD COLUMN IF NOT EXISTS {LEXICAL_COLUMN} tsvector "
     "GENERATED ALWAYS AS (to_tsvector('english', coalesce(value->>'content', ''))) STORED",
-    f"CREATE INDEX IF NOT EXISTS {LEXICAL_INDEX} ON store USING gin ({LEXICAL_COLUMN})",
+    f'CREATE INDEX IF NOT EXISTS {LEXICAL_INDEX} ON store USING gin ((prefix COLLATE "C"), '
+    f"{LEXICAL_COLUMN})",
+    "DROP INDEX IF EXISTS store_content_tsv_idx",  # the earlier index over all users at once
 )
+# Only where the store keeps vectors (pgvector's type exists).
+NEAREST_MIGRATION = f"""
+CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n int)
+    RETURNS TABLE (prefix text, key text, distance float8)
+    LANGUAGE sql STABLE
+    SET hnsw.iterative_scan = 'relaxed_order'
+    AS $$
+        SELECT sv.prefix, sv.key, sv.embedding <=> query FROM store_vectors sv
+        WHERE sv.prefix = ANY(prefixes) ORDER BY sv.embedding <=> query LIMIT n
+    $$"""
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+# Query terms are extracted by PostgreSQL inside the statement into a fixed number of slots
+# sized from the query's words. PostgreSQL makes at most about two terms of a word; a query
+# with more terms than slots is asked again with exact slots.
+_WORD = re.compile(r"[^\W_]+")
+MAX_SLOTS = 64
 
 # Pools (or connections) whose database is known to be migrated.
 _ready: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
-    """Add the full-text column and its GIN index to ``store`` unless they exist.
+    """Add the full-text column, its index and the nearest-vector function unless they exist.
 
     Run after the store's own migrations (``store.setup()``). Safe from several processes:
     existence is checked without locks first, creation runs under an advisory lock. Adding
     the column rewrites ``store`` once, blocking it briefly (about a second per 100k short
     memories); later calls are a catalog lookup.
     """
-    cursor = await conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL AS ready", (LEXICAL_INDEX,), prepare=False
+    state = (
+        "SELECT to_regclass(%s) IS NOT NULL AS indexed, to_regtype('vector') IS NOT NULL "
+        "AS vectors, to_regproc(%s) IS NOT NULL AS nearest"
     )
-    row = await cursor.fetchone()
-    if row and (row["ready"] if isinstance(row, dict) else row[0]):
+    cursor = await conn.execute(state, (LEXICAL_INDEX, NEAREST_FUNCTION), prepare=False)
+    indexed, vectors, nearest = _row_values(await cursor.fetchone())
+    if indexed and (nearest or not vectors):
         return
     async with advisory_lock(conn, _MIGRATION_LOCK_KEY):
         for statement in LEXICAL_MIGRATION:
             await conn.execute(statement)
+        if vectors:
+            await conn.execute(NEAREST_MIGRATION)
+
+
+def _row_values(row: Any) -> tuple[Any, ...]:
+    """A row's values, whatever the connection's row factory."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
 
 @asynccontextmanager
@@ -89,16 +131,28 @@ async def _connection(store: AsyncPostgresStore) -> AsyncIterator[AsyncConnectio
 
 
 def _scope(namespace: tuple[str, ...], filter: dict[str, Any] | None) -> tuple[str, dict]:
-    """SQL condition (over alias ``s``) and parameters for namespace, filter and expiry."""
-    path = ".".join(namespace)
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    clauses = [
-        "(s.expires_at IS NULL OR s.expires_at > NOW())",
-    ]
+    """SQL condition (over alias ``s``) and parameters for namespace, filter and expiry.
+
+    The namespace itself is matched as ``prefix COLLATE "C"``, which the lexical index
+    serves together with the terms; its sub-namespaces by ``LIKE``, which LangGraph's
+    ``text_pattern_ops`` prefix index serves.
+    """
+    clauses = ["(s.expires_at IS NULL OR s.expires_at > NOW())"]
     params: dict[str, Any] = {}
     if namespace:
-        clauses.append(r"(s.prefix = %(ns)s OR s.prefix LIKE %(ns_like)s ESCAPE '\')")
+        path = ".".join(namespace)
+        escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(
+            r"""((s.prefix COLLATE "C") = %(ns)s OR s.prefix LIKE %(ns_like)s ESCAPE '\')"""
+        )
         params.update(ns=path, ns_like=f"{escaped}.%")
+    clauses += _filter_clauses(filter, params)
+    return " AND ".join(clauses), params
+
+
+def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
+    """The store filter as SQL conditions over ``s.value``, adding their parameters."""
+    clauses = []
     for position, (field, condition) in enumerate((filter or {}).items()):
         operators = (
             condition
@@ -123,43 +177,51 @@ def _scope(namespace: tuple[str, ...], filter: dict[str, Any] | None) -> tuple[s
                 params[name] = float(bound)
             else:
                 raise InvalidValueError(f"filter.{field}", f"unsupported operator {operator}")
-    return " AND ".join(clauses), params
+    return clauses
 
 
-_TERMS = (
-    "SELECT array_agg(DISTINCT lexeme ORDER BY lexeme) AS terms "
-    "FROM unnest(to_tsvector('english', %s))"
-)
+def slots_for(query: str) -> int:
+    """Term slots for ``query``: enough for every term PostgreSQL makes of its words."""
+    return min(MAX_SLOTS, 2 * len(_WORD.findall(query)) + 1)
 
 
-def tsquery_literal(lexeme: str) -> str:
-    """A lexeme as tsquery text, quoted so its characters are never operators."""
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+# The query's distinct lexemes (sorted, as ``tsvector_to_array`` returns them), each as a
+# one-term tsquery (quoted, so its characters are never operators), and all of them OR-ed
+# for the index.
+_QUOTED = r"'''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''"
+_TERMS_CTE = f"""
+query_terms AS MATERIALIZED (
+    SELECT coalesce(array_length(t.lexemes, 1), 0) AS found,
+        ARRAY(SELECT ({_QUOTED})::tsquery FROM unnest(t.lexemes) x) AS one,
+        array_to_string(ARRAY(SELECT {_QUOTED} FROM unnest(t.lexemes) x), ' | ')::tsquery
+            AS any_term
+    FROM (SELECT tsvector_to_array(to_tsvector('english', %(query)s)) AS lexemes) t
+)"""
 
 
-def _lexical_ctes(scope: str, terms: list[str], count: str) -> tuple[str, dict[str, Any]]:
-    """BM25 CTEs with one unrolled expression per query term.
+def _lexical_ctes(scope: str, slots: int, count: str) -> str:
+    """BM25 CTEs with one unrolled expression per term slot.
 
     One pass over the matching items computes which terms each holds; document frequency
     and average length come from one aggregate over that pass. Unrolling (instead of
     joining items to terms) avoids a join, sort and group over items x terms: at 10k
-    memories that is the difference between ~60 ms and ~10 ms.
+    memories that is the difference between ~60 ms and ~10 ms. Slots beyond the query's
+    terms hold NULL and count nothing.
     """
-    params: dict[str, Any] = {f"t{i}": tsquery_literal(term) for i, term in enumerate(terms)}
-    params["any_term"] = " | ".join(params[f"t{i}"] for i in range(len(terms)))
-    hits = ", ".join(f"s.{LEXICAL_COLUMN} @@ %(t{i})s::tsquery AS h{i}" for i in range(len(terms)))
-    frequencies = ", ".join(
-        f"count(*) FILTER (WHERE h{i})::float8 AS df{i}" for i in range(len(terms))
+    hits = ", ".join(
+        f"s.{LEXICAL_COLUMN} @@ (SELECT one[{i + 1}] FROM query_terms) AS h{i}"
+        for i in range(slots)
     )
+    frequencies = ", ".join(f"count(*) FILTER (WHERE h{i})::float8 AS df{i}" for i in range(slots))
     idf = " + ".join(
         f"CASE WHEN d.h{i} THEN ln(1 + (p.n - st.df{i} + 0.5) / (st.df{i} + 0.5)) ELSE 0 END"
-        for i in range(len(terms))
+        for i in range(slots)
     )
-    sql = f"""
+    return f"""
 docs AS MATERIALIZED (
     SELECT s.prefix, s.key, length(s.{LEXICAL_COLUMN})::float8 AS len, {hits}
     FROM store s
-    WHERE {scope} AND s.{LEXICAL_COLUMN} @@ %(any_term)s::tsquery
+    WHERE {scope} AND s.{LEXICAL_COLUMN} @@ (SELECT any_term FROM query_terms)
 ),
 stats AS MATERIALIZED (
     SELECT greatest(avg(len), 1) AS dl, {frequencies} FROM docs
@@ -172,20 +234,56 @@ lexical AS MATERIALIZED (
     ORDER BY score DESC, d.key
     LIMIT %(pool)s
 )"""
-    return sql, params
 
 
-_SEMANTIC_CTE = """
+# The namespace and its sub-namespaces (the prefixes ``store_vectors`` is keyed by), and
+# how many items they hold (counted on LangGraph's prefix index).
+_PREFIXES_CTE = r"""
+prefixes AS MATERIALIZED (
+    SELECT %(ns)s::text AS prefix
+    UNION
+    SELECT DISTINCT prefix FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\'
+),
+size AS MATERIALIZED (
+    SELECT (SELECT count(*) FROM store WHERE prefix = %(ns)s)
+        + (SELECT count(*) FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\') AS n
+)"""
+
+# An exact scan of a small namespace (``+ 0`` makes an ORDER BY the HNSW index cannot
+# serve) or the HNSW index for a large one: one-time filters run exactly one of the two.
+# With a store filter the exact scan joins the items first, so it still finds ``nearest``
+# of them; the HNSW scan is filtered afterwards and may come back short (the lexical
+# signal still finds the rest).
+_NEAREST_CTE = """
+nearest AS MATERIALIZED (
+    (SELECT sv.prefix, sv.key, sv.embedding <=> %(vector)s::vector AS distance
+     FROM store_vectors sv {join_exact}
+     WHERE sv.prefix = ANY(ARRAY(SELECT prefix FROM prefixes)) {where}
+       AND (SELECT n FROM size) <= %(exact_limit)s
+     ORDER BY (sv.embedding <=> %(vector)s::vector) + 0
+     LIMIT %(nearest)s)
+    UNION ALL
+    (SELECT v.prefix, v.key, v.distance
+     FROM {function}(ARRAY(SELECT prefix FROM prefixes), %(vector)s::vector,
+                     %(nearest)s) v {join_index}
+     WHERE (SELECT n FROM size) > %(exact_limit)s {where})
+)"""
+
+# Recall over every namespace: nothing to filter, so the HNSW index alone.
+_NEAREST_EVERYWHERE_CTE = """
 nearest AS MATERIALIZED (
     SELECT sv.prefix, sv.key, sv.embedding <=> %(vector)s::vector AS distance
-    FROM store_vectors sv JOIN store s ON s.prefix = sv.prefix AND s.key = sv.key
-    WHERE {scope}
-    ORDER BY distance
+    FROM store_vectors sv
+    ORDER BY sv.embedding <=> %(vector)s::vector
     LIMIT %(nearest)s
-),
+)"""
+
+_SEMANTIC_CTE = """
 semantic AS MATERIALIZED (
-    SELECT prefix, key, 1 - min(distance) AS score FROM nearest
-    GROUP BY prefix, key ORDER BY score DESC, key LIMIT %(pool)s
+    SELECT n.prefix, n.key, 1 - min(n.distance) AS score
+    FROM nearest n JOIN store s ON s.prefix = n.prefix AND s.key = n.key
+    WHERE s.expires_at IS NULL OR s.expires_at > NOW()
+    GROUP BY n.prefix, n.key ORDER BY score DESC, n.key LIMIT %(pool)s
 )"""
 
 _EMPTY = {
@@ -197,9 +295,10 @@ _EMPTY = {
 
 _SELECT = """
 SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes,
-    l.score AS lexical, m.score AS semantic
+    l.score AS lexical, m.score AS semantic, q.found AS terms_found
 FROM (SELECT prefix, key FROM lexical UNION SELECT prefix, key FROM semantic) c
 JOIN store s ON s.prefix = c.prefix AND s.key = c.key
+CROSS JOIN query_terms q
 LEFT JOIN lexical l ON l.prefix = c.prefix AND l.key = c.key
 LEFT JOIN semantic m ON m.prefix = c.prefix AND m.key = c.key
 """
@@ -228,41 +327,53 @@ async def refresh_ttl(store: AsyncPostgresStore, items: list[SearchItem]) -> Non
 def _population(namespace: tuple[str, ...], filter: dict[str, Any] | None, scope: str) -> str:
     """How many items the BM25 statistics cover: the items in scope.
 
-    Without a filter they are counted on the prefix index alone, which is several times
-    faster; expired items not yet swept then count too, which BM25 barely notices.
+    Without a filter that is the namespace's size, counted on the prefix index alone, which
+    is several times faster; expired items not yet swept then count too, which BM25 barely
+    notices.
     """
     if filter or not namespace:
         return f"SELECT count(*) FROM store s WHERE {scope}"
-    return (
-        "(SELECT count(*) FROM store WHERE prefix = %(ns)s) + "
-        r"(SELECT count(*) FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\')"
+    return "SELECT n FROM size"
+
+
+def _semantic_ctes(namespace: tuple[str, ...], filter: dict[str, Any] | None) -> str:
+    if not namespace:
+        return _NEAREST_EVERYWHERE_CTE + "," + _SEMANTIC_CTE
+    conditions = _filter_clauses(filter, {})
+    nearest = _NEAREST_CTE.format(
+        function=NEAREST_FUNCTION,
+        join_exact="JOIN store s ON s.prefix = sv.prefix AND s.key = sv.key" if filter else "",
+        join_index="JOIN store s ON s.prefix = v.prefix AND s.key = v.key" if filter else "",
+        where="".join(f" AND {condition}" for condition in conditions),
     )
+    return nearest + "," + _SEMANTIC_CTE
 
 
 def build_query(
     namespace: tuple[str, ...],
     filter: dict[str, Any] | None,
     *,
-    terms: list[str],
+    slots: int,
     semantic: bool,
 ) -> tuple[str, dict[str, Any]]:
-    """The candidate query and its parameters (except query vector and pool).
+    """The candidate query and its parameters (all but query, vector, pool and nearest).
 
     Args:
         namespace: The namespace prefix searched.
         filter: The store filter.
-        terms: The query's lexemes (``_TERMS``); none leaves the lexical signal out.
+        slots: Term slots of the lexical signal (``slots_for``); 0 leaves it out.
         semantic: Whether to rank by the embedding too.
     """
     scope, params = _scope(namespace, filter)
-    ctes = []
-    if terms:
-        lexical, term_params = _lexical_ctes(scope, terms, _population(namespace, filter, scope))
-        ctes.append(lexical)
-        params.update(term_params)
+    ctes = [_TERMS_CTE]
+    if namespace:
+        ctes.append(_PREFIXES_CTE)
+    if slots:
+        ctes.append(_lexical_ctes(scope, slots, _population(namespace, filter, scope)))
     else:
         ctes.append(_EMPTY["lexical"])
-    ctes.append(_SEMANTIC_CTE.format(scope=scope) if semantic else _EMPTY["semantic"])
+    ctes.append(_semantic_ctes(namespace, filter) if semantic else _EMPTY["semantic"])
+    params["exact_limit"] = EXACT_SCAN_LIMIT
     return "WITH " + ",".join(ctes) + _SELECT, params
 
 
@@ -278,19 +389,25 @@ async def postgres_candidates(
     """Each signal's top ``pool`` items for ``query`` under ``namespace``, from one query."""
     semantic = weights.uses_semantic and bool(store.index_config)
     vector = await store.embeddings.aembed_query(query) if semantic else None  # type: ignore[union-attr]
+    slots = slots_for(query) if weights.uses_lexical else 0
     async with _connection(store) as conn:
         if store.conn not in _ready:
             await ensure_lexical_index(conn)
             _ready.add(store.conn)
         async with conn.cursor(row_factory=dict_row) as cursor:
-            terms: list[str] = []
-            if weights.uses_lexical:
-                await cursor.execute(_TERMS, (query,))
-                terms = ((await cursor.fetchone()) or {}).get("terms") or []
-            sql, params = build_query(namespace, filter, terms=terms, semantic=semantic)
-            params.update(pool=pool, nearest=2 * pool, vector=vector)
-            await cursor.execute(sql, params)
-            rows = await cursor.fetchall()
+            while True:
+                sql, params = build_query(namespace, filter, slots=slots, semantic=semantic)
+                params.update(query=query, pool=pool, nearest=2 * pool, vector=vector)
+                await cursor.execute(sql, params)
+                rows = await cursor.fetchall()
+                terms = rows[0]["terms_found"] if rows else 0
+                if not slots or terms <= slots:
+                    return _candidates(rows)
+                slots = terms
+
+
+def _candidates(rows: list[dict[str, Any]]) -> Candidates:
+    """The rows of the candidate query as ``Candidates``."""
     found = Candidates()
     for row in rows:
         item_id = (tuple(row["prefix"].split(".")), row["key"])
