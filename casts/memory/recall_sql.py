@@ -130,12 +130,15 @@ async def _connection(store: AsyncPostgresStore) -> AsyncIterator[AsyncConnectio
             yield store.conn  # type: ignore[misc]
 
 
-def _scope(namespace: tuple[str, ...], filter: dict[str, Any] | None) -> tuple[str, dict]:
-    """SQL condition (over alias ``s``) and parameters for namespace, filter and expiry.
+def _scope(
+    namespace: tuple[str, ...], filter: dict[str, Any] | None
+) -> tuple[str, list[str], dict[str, Any]]:
+    """The scope of a search as SQL over alias ``s``: namespace, filter and expiry.
 
-    The namespace itself is matched as ``prefix COLLATE "C"``, which the lexical index
-    serves together with the terms; its sub-namespaces by ``LIKE``, which LangGraph's
-    ``text_pattern_ops`` prefix index serves.
+    Returns the whole condition, the filter's own conditions (the semantic side applies
+    them apart) and the parameters of both. The namespace itself is matched as
+    ``prefix COLLATE "C"``, which the lexical index serves together with the terms; its
+    sub-namespaces by ``LIKE``, which LangGraph's ``text_pattern_ops`` prefix index serves.
     """
     clauses = ["(s.expires_at IS NULL OR s.expires_at > NOW())"]
     params: dict[str, Any] = {}
@@ -146,8 +149,8 @@ def _scope(namespace: tuple[str, ...], filter: dict[str, Any] | None) -> tuple[s
             r"""((s.prefix COLLATE "C") = %(ns)s OR s.prefix LIKE %(ns_like)s ESCAPE '\')"""
         )
         params.update(ns=path, ns_like=f"{escaped}.%")
-    clauses += _filter_clauses(filter, params)
-    return " AND ".join(clauses), params
+    conditions = _filter_clauses(filter, params)
+    return " AND ".join(clauses + conditions), conditions, params
 
 
 def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
@@ -188,14 +191,13 @@ def slots_for(query: str) -> int:
 # The query's distinct lexemes (sorted, as ``tsvector_to_array`` returns them), each as a
 # one-term tsquery (quoted, so its characters are never operators), and all of them OR-ed
 # for the index.
-_QUOTED = r"'''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''"
-_TERMS_CTE = f"""
+_TERMS_CTE = r"""
 query_terms AS MATERIALIZED (
-    SELECT coalesce(array_length(t.lexemes, 1), 0) AS found,
-        ARRAY(SELECT ({_QUOTED})::tsquery FROM unnest(t.lexemes) x) AS one,
-        array_to_string(ARRAY(SELECT {_QUOTED} FROM unnest(t.lexemes) x), ' | ')::tsquery
-            AS any_term
-    FROM (SELECT tsvector_to_array(to_tsvector('english', %(query)s)) AS lexemes) t
+    SELECT coalesce(array_length(t.quoted, 1), 0) AS found, t.quoted::tsquery[] AS one,
+        array_to_string(t.quoted, ' | ')::tsquery AS any_term
+    FROM (SELECT ARRAY(
+        SELECT '''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''
+        FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) x) AS quoted) t
 )"""
 
 
@@ -336,14 +338,15 @@ def _population(namespace: tuple[str, ...], filter: dict[str, Any] | None, scope
     return "SELECT n FROM size"
 
 
-def _semantic_ctes(namespace: tuple[str, ...], filter: dict[str, Any] | None) -> str:
+def _semantic_ctes(namespace: tuple[str, ...], conditions: list[str]) -> str:
+    """The semantic CTEs; ``conditions`` are the store filter's, over alias ``s``."""
     if not namespace:
         return _NEAREST_EVERYWHERE_CTE + "," + _SEMANTIC_CTE
-    conditions = _filter_clauses(filter, {})
+    join = "JOIN store s ON s.prefix = {alias}.prefix AND s.key = {alias}.key" if conditions else ""
     nearest = _NEAREST_CTE.format(
         function=NEAREST_FUNCTION,
-        join_exact="JOIN store s ON s.prefix = sv.prefix AND s.key = sv.key" if filter else "",
-        join_index="JOIN store s ON s.prefix = v.prefix AND s.key = v.key" if filter else "",
+        join_exact=join.format(alias="sv"),
+        join_index=join.format(alias="v"),
         where="".join(f" AND {condition}" for condition in conditions),
     )
     return nearest + "," + _SEMANTIC_CTE
@@ -364,7 +367,7 @@ def build_query(
         slots: Term slots of the lexical signal (``slots_for``); 0 leaves it out.
         semantic: Whether to rank by the embedding too.
     """
-    scope, params = _scope(namespace, filter)
+    scope, conditions, params = _scope(namespace, filter)
     ctes = [_TERMS_CTE]
     if namespace:
         ctes.append(_PREFIXES_CTE)
@@ -372,7 +375,7 @@ def build_query(
         ctes.append(_lexical_ctes(scope, slots, _population(namespace, filter, scope)))
     else:
         ctes.append(_EMPTY["lexical"])
-    ctes.append(_semantic_ctes(namespace, filter) if semantic else _EMPTY["semantic"])
+    ctes.append(_semantic_ctes(namespace, conditions) if semantic else _EMPTY["semantic"])
     params["exact_limit"] = EXACT_SCAN_LIMIT
     return "WITH " + ",".join(ctes) + _SELECT, params
 
