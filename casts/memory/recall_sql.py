@@ -242,14 +242,12 @@ lexical AS MATERIALIZED (
 # how many items they hold (counted on LangGraph's prefix index).
 _PREFIXES_CTE = r"""
 prefixes AS MATERIALIZED (
-    SELECT %(ns)s::text AS prefix
-    UNION
-    SELECT DISTINCT prefix FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\'
+    SELECT %(ns)s::text AS prefix, (SELECT count(*) FROM store WHERE prefix = %(ns)s) AS n
+    UNION ALL
+    SELECT prefix, count(*) FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\'
+    GROUP BY prefix
 ),
-size AS MATERIALIZED (
-    SELECT (SELECT count(*) FROM store WHERE prefix = %(ns)s)
-        + (SELECT count(*) FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\') AS n
-)"""
+size AS MATERIALIZED (SELECT sum(n) AS n FROM prefixes)"""
 
 # An exact scan of a small namespace (``+ 0`` makes an ORDER BY the HNSW index cannot
 # serve) or the HNSW index for a large one: one-time filters run exactly one of the two.
