@@ -70,7 +70,12 @@ class Precomputed(Embeddings):
 
 
 async def _plan_uses_hnsw(store: Any, call: Any) -> bool:
-    """Run ``call`` once, capture its biggest SQL statement, and EXPLAIN it (untimed)."""
+    """Run ``call`` once, capture its biggest SQL statement, and EXPLAIN ANALYZE it (untimed).
+
+    ANALYZE, because recall's statement holds both vector plans and runs one: HNSW counts
+    when LangGraph's index appears or recall's nearest-vector function (which scans it)
+    actually ran.
+    """
     import psycopg
 
     captured: list[tuple[Any, Any]] = []
@@ -87,19 +92,24 @@ async def _plan_uses_hnsw(store: Any, call: Any) -> bool:
         psycopg.AsyncCursor.execute = original  # type: ignore[method-assign]
     query, params = max(captured, key=lambda pair: len(str(pair[0])))
     async with store.inner.conn.connection() as conn, conn.cursor() as cursor:
-        await cursor.execute(b"EXPLAIN " + str(query).encode(), params)
-        plan = "\n".join(
+        await cursor.execute(b"EXPLAIN ANALYZE " + str(query).encode(), params)
+        plan = [
             str(next(iter(row.values())) if isinstance(row, dict) else row[0])
             for row in await cursor.fetchall()
-        )
-    return "store_vectors_embedding_idx" in plan
+        ]
+    return any(
+        "store_vectors_embedding_idx" in line
+        or (recall_sql.NEAREST_FUNCTION in line and "never executed" not in line)
+        for line in plan
+    )
 
 
 async def hnsw_plans(store: Any, namespace: tuple[str, ...], query: str) -> dict[str, bool]:
-    """Whether each way's plan uses LangGraph's HNSW index (EXPLAIN, untimed).
+    """Whether each way's plan uses LangGraph's HNSW index (EXPLAIN ANALYZE, untimed).
 
-    A filtered HNSW scan takes the nearest vectors of *all* users first and filters after,
-    so a namespace-restricted search that uses it can miss the user's nearest memories.
+    A plain filtered HNSW scan (the stock search's) takes the nearest vectors of *all* users
+    first and filters after, so it can miss the user's nearest memories; recall's scan is
+    iterative and goes on until it has found them.
     """
     return {
         "ours": await _plan_uses_hnsw(store, lambda: recall(store, namespace, query, limit=5)),

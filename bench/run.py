@@ -141,9 +141,10 @@ def table(results: dict[str, Any]) -> str:
 def _recall_notes(rec: dict[str, Any]) -> str:
     notes = []
     plans = rec.get("plan_uses_hnsw_index") or {}
-    using = [name for name in ("ours", "stock") if plans.get(name)]
-    if using:
-        notes.append(f"plan of {' and '.join(using)} uses the HNSW index (filtered after)")
+    if plans.get("ours"):
+        notes.append("plan of ours uses the HNSW index (iterative scan)")
+    if plans.get("stock"):
+        notes.append("plan of stock uses the HNSW index (filtered after)")
     for name in ("ours", "stock"):
         short = rec[name].get("queries_with_fewer_than_5_results")
         if short:
