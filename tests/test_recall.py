@@ -237,3 +237,60 @@ async def test_postgres_query_with_more_terms_than_slots(
         monkeypatch.setattr(recall_sql, "slots_for", lambda text: 1)
         assert await lexical_scores() == expected
         assert len(expected) == 3
+
+
+def _cte_rows(plan: dict, name: str) -> float:
+    """Rows the plan's CTE ``name`` produced (EXPLAIN ANALYZE, JSON)."""
+    if plan.get("Subplan Name") == f"CTE {name}":
+        return plan["Actual Rows"]
+    for child in plan.get("Plans", []):
+        found = _cte_rows(child, name)
+        if found >= 0:
+            return found
+    return -1
+
+
+@pytest.mark.parametrize(("pool", "reads_common"), [(20, False), (60, True)])
+async def test_postgres_common_terms_pruned_without_changing_the_ranking(
+    pool, reads_common, fresh_database, tmp_path, unique, monkeypatch
+):
+    # "coffee" is in most memories, "zebra" in 30. With room for 20, the zebra memories
+    # fill it and no coffee-only memory can beat them, so those are never read; with room
+    # for 60 they must be. Either way the scores are those of unpruned BM25. Every memory
+    # has four distinct terms, so the average length is the same however many are read.
+    words = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "juliet", "kilo"]
+    contents = [
+        " ".join(
+            [
+                "coffee" if i % 5 else "tea",
+                "zebra" if i % 10 == 3 else words[i % 9],
+                f"x{i}",
+                f"y{i}",
+            ]
+        )
+        for i in range(300)
+    ]
+    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
+        space = namespaces.user_memories(unique("common"))
+        await remember(store, space, contents)
+
+        async def lexical_scores() -> dict:
+            found = await recall_sql.postgres_candidates(
+                store.inner, space, "coffee zebra", filter=None, pool=pool, weights=Weights(1.0)
+            )
+            return found.lexical
+
+        unpruned = await lexical_scores()
+        monkeypatch.setattr(recall_sql, "COMMON_TERM_DF", 100)
+        pruned = await lexical_scores()
+        assert list(pruned) == list(unpruned)
+        assert list(pruned.values()) == pytest.approx(list(unpruned.values()))
+        assert len(pruned) == pool
+
+        sql, params = recall_sql.build_query(space, None, slots=5, semantic=False)
+        params.update(query="coffee zebra", pool=pool)
+        async with store.inner.conn.connection() as conn:
+            cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+            plan = (await cursor.fetchone())["QUERY PLAN"][0]["Plan"]
+        assert _cte_rows(plan, "docs_rare") == 30
+        assert (_cte_rows(plan, "docs_common") > 0) is reads_common

@@ -8,9 +8,13 @@ query's terms are extracted inside it):
   stemmer and stop words), kept in a generated column of ``store``. Its GIN index is on
   ``(prefix, content_tsv)`` (``btree_gin``), so the index itself answers "items of *this*
   namespace containing any query term": cost follows the user's matching memories, not
-  every user's. Document frequencies are counted over those items, which are exactly the
-  items that contain a term, so the IDF is exact. Term frequency is taken as 1 (memories
-  are short; a repeated word rarely matters) and length is the number of distinct terms.
+  every user's. Items are read for the query's rare terms; a term common in the namespace
+  (judged on a sample) only adds to their scores, and its own items are read only when
+  MaxScore's bound says they could still rank (``_lexical_ctes``), so the ranking stays
+  exact. A rare term's document frequency is counted over the items read, which hold every
+  occurrence, so its IDF is exact; a common term's is estimated from the sample. Term
+  frequency is taken as 1 (memories are short; a repeated word rarely matters) and length
+  is the number of distinct terms.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
@@ -54,6 +58,11 @@ NEAREST_FUNCTION = "memory_casts_nearest"
 # 4 ms vs HNSW 78 ms p50 for 10k vectors, exact 40 ms vs HNSW 8 ms for 100k.
 EXACT_SCAN_LIMIT = 40_000
 _MIGRATION_LOCK_KEY = 72_317_010
+# A query term in more of the namespace's items than this is "common": items are not read
+# for it alone (see ``_lexical_ctes``), so small namespaces never prune.
+COMMON_TERM_DF = 1_000
+# Items of the namespace read to tell common terms from rare ones (~1 ms).
+TERM_SAMPLE = 1_000
 
 # The searchable form of each memory, computed by PostgreSQL on every write (a generated
 # column: LangGraph's own INSERT/UPDATE keep it current) and indexed for ``@@`` together
@@ -80,6 +89,7 @@ CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n i
         SELECT sv.prefix, sv.key, sv.embedding <=> query FROM store_vectors sv
         WHERE sv.prefix = ANY(prefixes) ORDER BY sv.embedding <=> query LIMIT n
     $$"""
+ItemId = tuple[tuple[str, ...], str]
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 # Query terms are extracted by PostgreSQL inside the statement into a fixed number of slots
 # sized from the query's words. PostgreSQL makes at most about two terms of a word; a query
@@ -132,25 +142,28 @@ async def _connection(store: AsyncPostgresStore) -> AsyncIterator[AsyncConnectio
 
 def _scope(
     namespace: tuple[str, ...], filter: dict[str, Any] | None
-) -> tuple[str, list[str], dict[str, Any]]:
+) -> tuple[str, str, list[str], dict[str, Any]]:
     """The scope of a search as SQL over alias ``s``: namespace, filter and expiry.
 
-    Returns the whole condition, the filter's own conditions (the semantic side applies
-    them apart) and the parameters of both. The namespace itself is matched as
-    ``prefix COLLATE "C"``, which the lexical index serves together with the terms; its
-    sub-namespaces by ``LIKE``, which LangGraph's ``text_pattern_ops`` prefix index serves.
+    Returns the whole condition; the same over the namespace's own items only (what the
+    lexical signal samples, in key order on the primary key); the filter's own conditions
+    (the semantic side applies them apart) and the parameters of all. The namespace itself
+    is matched as ``prefix COLLATE "C"``, which the lexical index serves together with the
+    terms; its sub-namespaces by ``LIKE``, which LangGraph's ``text_pattern_ops`` prefix
+    index serves.
     """
-    clauses = ["(s.expires_at IS NULL OR s.expires_at > NOW())"]
+    alive = "(s.expires_at IS NULL OR s.expires_at > NOW())"
     params: dict[str, Any] = {}
-    if namespace:
-        path = ".".join(namespace)
-        escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(
-            r"""((s.prefix COLLATE "C") = %(ns)s OR s.prefix LIKE %(ns_like)s ESCAPE '\')"""
-        )
-        params.update(ns=path, ns_like=f"{escaped}.%")
     conditions = _filter_clauses(filter, params)
-    return " AND ".join(clauses + conditions), conditions, params
+    if not namespace:
+        scope = " AND ".join([alive, *conditions])
+        return scope, scope, conditions, params
+    path = ".".join(namespace)
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    params.update(ns=path, ns_like=f"{escaped}.%")
+    within = r"""((s.prefix COLLATE "C") = %(ns)s OR s.prefix LIKE %(ns_like)s ESCAPE '\')"""
+    scope = " AND ".join([alive, within, *conditions])
+    return scope, " AND ".join(["s.prefix = %(ns)s", alive, *conditions]), conditions, params
 
 
 def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
@@ -188,54 +201,126 @@ def slots_for(query: str) -> int:
     return min(MAX_SLOTS, 2 * len(_WORD.findall(query)) + 1)
 
 
-# The query's distinct lexemes (sorted, as ``tsvector_to_array`` returns them), each as a
-# one-term tsquery (quoted, so its characters are never operators), and all of them OR-ed
-# for the index.
+# The query's distinct lexemes (sorted, as ``tsvector_to_array`` returns them), quoted so
+# their characters are never operators, and each as a one-term tsquery.
 _TERMS_CTE = r"""
 query_terms AS MATERIALIZED (
-    SELECT coalesce(array_length(t.quoted, 1), 0) AS found, t.quoted::tsquery[] AS one,
-        array_to_string(t.quoted, ' | ')::tsquery AS any_term
+    SELECT coalesce(array_length(t.quoted, 1), 0) AS found, t.quoted, t.quoted::tsquery[] AS one
     FROM (SELECT ARRAY(
         SELECT '''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''
         FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) x) AS quoted) t
 )"""
 
 
-def _lexical_ctes(scope: str, slots: int, count: str) -> str:
-    """BM25 CTEs with one unrolled expression per term slot.
+def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
+    """BM25 CTEs with one unrolled expression per term slot, common terms pruned.
 
-    One pass over the matching items computes which terms each holds; document frequency
-    and average length come from one aggregate over that pass. Unrolling (instead of
-    joining items to terms) avoids a join, sort and group over items x terms: at 10k
-    memories that is the difference between ~60 ms and ~10 ms. Slots beyond the query's
-    terms hold NULL and count nothing.
+    A query word found in a quarter of 100k memories would make every query that has it
+    read 25k rows, though such a word barely moves a score. So, as Lucene's common-terms
+    query does, items are read for the query's *rare* terms; a *common* term (in more than
+    ``COMMON_TERM_DF`` items, judged on a sample of the namespace) adds to the score of the
+    items read anyway. MaxScore's bound keeps the ranking exact: after scoring the rare
+    terms' items, the items of a common term are read too unless the common terms up to it
+    cannot together beat the ``pool``-th score found. A rare term's document frequency is
+    counted on the items read (every item holding it is read); a common term's is estimated
+    from the sample. A namespace no larger than the sample is estimated exactly, and one of
+    at most ``COMMON_TERM_DF`` items never prunes.
+
+    Unrolling the per-term flags (instead of joining items to terms) avoids a join, sort and
+    group over items x terms. Slots beyond the query's terms hold NULL and count nothing.
+    Length normalisation averages over the rare terms' items (or, when every term is
+    common, over the items read): the namespace's own average would cost reading all of it.
     """
     hits = ", ".join(
         f"s.{LEXICAL_COLUMN} @@ (SELECT one[{i + 1}] FROM query_terms) AS h{i}"
         for i in range(slots)
     )
     frequencies = ", ".join(f"count(*) FILTER (WHERE h{i})::float8 AS df{i}" for i in range(slots))
-    idf = " + ".join(
-        f"CASE WHEN d.h{i} THEN ln(1 + (p.n - st.df{i} + 0.5) / (st.df{i} + 0.5)) ELSE 0 END"
+    estimates = ", ".join(
+        f"count(*) FILTER (WHERE x.tsv @@ (SELECT one[{i + 1}] FROM query_terms))::float8 "
+        "* (SELECT n FROM population) / greatest(count(*), 1)"
         for i in range(slots)
     )
+    weights = ", ".join(
+        _idf(f"CASE WHEN sp.common[{i + 1}] THEN sp.estimate[{i + 1}] ELSE st.df{i} END")
+        for i in range(slots)
+    )
+    idf = " + ".join(f"CASE WHEN d.h{i} THEN w.idf[{i + 1}] ELSE 0 END" for i in range(slots))
+    matches = f"s.{LEXICAL_COLUMN} @@ (SELECT {{}})"
+    # Most a term adds to any score: its weight at the shortest length.
+    bound = f"{K1 + 1} / (1 + {K1} * (1 - {B}))"
+
+    def docs(condition: str) -> str:
+        return (
+            f"SELECT s.prefix, s.key, length(s.{LEXICAL_COLUMN})::float8 AS len, {hits} "
+            f"FROM store s WHERE {scope} AND {condition}"
+        )
+
+    def scored(source: str, length: str) -> str:
+        return (
+            f"SELECT d.prefix, d.key, ({idf}) * {K1 + 1} / "
+            f"(1 + {K1} * (1 - {B} + {B} * d.len / greatest({length}, 1))) AS score "
+            f"FROM {source} d, term_weights w"
+        )
+
+    rare_docs = docs(matches.format("rare FROM term_split"))
+    common_docs = docs(
+        f"{matches.format('terms FROM needed')} AND NOT coalesce("
+        f"{matches.format('rare FROM term_split')}, false)"
+    )
+    rare_scored = scored("docs_rare", "(SELECT dl FROM rare_stats)")
+    common_scored = scored(
+        "docs_common", "coalesce((SELECT dl FROM rare_stats), (SELECT avg(len) FROM docs_common))"
+    )
     return f"""
-docs AS MATERIALIZED (
-    SELECT s.prefix, s.key, length(s.{LEXICAL_COLUMN})::float8 AS len, {hits}
-    FROM store s
-    WHERE {scope} AND s.{LEXICAL_COLUMN} @@ (SELECT any_term FROM query_terms)
-),
-stats AS MATERIALIZED (
-    SELECT greatest(avg(len), 1) AS dl, {frequencies} FROM docs
-),
 population AS MATERIALIZED (SELECT ({count})::float8 AS n),
+term_split AS MATERIALIZED (
+    SELECT e.estimate, ARRAY(SELECT e.estimate[i] > %(common_df)s
+                             FROM generate_series(1, {slots}) i) AS common,
+        nullif(array_to_string(ARRAY(SELECT q.quoted[i] FROM generate_subscripts(q.quoted, 1) i
+                                     WHERE e.estimate[i] <= %(common_df)s), ' | '),
+            '')::tsquery AS rare
+    FROM query_terms q, (
+        SELECT ARRAY[{estimates}] AS estimate
+        FROM (SELECT s.{LEXICAL_COLUMN} AS tsv FROM store s WHERE {sample_scope}
+              ORDER BY s.prefix, s.key LIMIT %(sample)s) x) e
+),
+docs_rare AS MATERIALIZED (
+    {rare_docs}
+),
+rare_stats AS MATERIALIZED (SELECT avg(len) AS dl, {frequencies} FROM docs_rare),
+term_weights AS MATERIALIZED (
+    SELECT ARRAY[{weights}] AS idf FROM term_split sp, rare_stats st, population p
+),
+lexical_rare AS MATERIALIZED (
+    {rare_scored}
+    ORDER BY score DESC, d.key LIMIT %(pool)s
+),
+needed AS MATERIALIZED (
+    SELECT nullif(array_to_string(array_agg(c.quoted) FILTER (WHERE c.reach >= th.theta),
+        ' | '), '')::tsquery AS terms
+    FROM (SELECT q.quoted[i] AS quoted,
+            sum(w.idf[i]) OVER (ORDER BY w.idf[i], i) * {bound} AS reach
+          FROM query_terms q, term_split sp, term_weights w,
+              generate_subscripts(q.quoted, 1) i
+          WHERE sp.common[i]) c,
+        (SELECT CASE WHEN count(*) < %(pool)s THEN 0 ELSE min(score) END AS theta
+         FROM lexical_rare) th
+),
+docs_common AS MATERIALIZED (
+    {common_docs}
+),
 lexical AS MATERIALIZED (
-    SELECT d.prefix, d.key,
-        ({idf}) * {K1 + 1} / (1 + {K1} * (1 - {B} + {B} * d.len / st.dl)) AS score
-    FROM docs d, stats st, population p
-    ORDER BY score DESC, d.key
-    LIMIT %(pool)s
+    SELECT prefix, key, score FROM lexical_rare
+    UNION ALL
+    {common_scored}
+    ORDER BY score DESC, key LIMIT %(pool)s
 )"""
+
+
+def _idf(df: str) -> str:
+    """BM25's inverse document frequency of a term in ``df`` of ``p.n`` items."""
+    return f"ln(1 + (greatest(p.n, {df}) - {df} + 0.5) / ({df} + 0.5))"
 
 
 # The namespace and its sub-namespaces (the prefixes ``store_vectors`` is keyed by), and
@@ -365,16 +450,17 @@ def build_query(
         slots: Term slots of the lexical signal (``slots_for``); 0 leaves it out.
         semantic: Whether to rank by the embedding too.
     """
-    scope, conditions, params = _scope(namespace, filter)
+    scope, sample_scope, conditions, params = _scope(namespace, filter)
     ctes = [_TERMS_CTE]
     if namespace:
         ctes.append(_PREFIXES_CTE)
     if slots:
-        ctes.append(_lexical_ctes(scope, slots, _population(namespace, filter, scope)))
+        count = _population(namespace, filter, scope)
+        ctes.append(_lexical_ctes(scope, sample_scope, slots, count))
     else:
         ctes.append(_EMPTY["lexical"])
     ctes.append(_semantic_ctes(namespace, conditions) if semantic else _EMPTY["semantic"])
-    params["exact_limit"] = EXACT_SCAN_LIMIT
+    params.update(exact_limit=EXACT_SCAN_LIMIT, common_df=COMMON_TERM_DF, sample=TERM_SAMPLE)
     return "WITH " + ",".join(ctes) + _SELECT, params
 
 
@@ -425,4 +511,13 @@ def _candidates(rows: list[dict[str, Any]]) -> Candidates:
             found.semantic[item_id] = float(row["semantic"])
         if row["ttl_minutes"] is not None:
             found.expiring.add(item_id)
+    # Best first, ties by key: the fusion breaks its own ties by this order, and the rows
+    # come back in whatever order the plan produced them.
+    found.lexical = _ranked(found.lexical)
+    found.semantic = _ranked(found.semantic)
     return found
+
+
+def _ranked(scores: dict[ItemId, float]) -> dict[ItemId, float]:
+    """``scores`` in rank order: highest first, ties by namespace and key."""
+    return dict(sorted(scores.items(), key=lambda pair: (-pair[1], pair[0])))
