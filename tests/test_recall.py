@@ -250,14 +250,23 @@ def _cte_rows(plan: dict, name: str) -> float:
     return -1
 
 
-@pytest.mark.parametrize(("pool", "reads_common"), [(20, False), (60, True)])
+@pytest.mark.parametrize(
+    ("pool", "reads_common", "filter"),
+    [
+        (20, False, None),
+        (60, True, None),
+        (20, False, {"stars": {"$gte": 1}}),
+        (60, True, {"stars": {"$gte": 1}}),
+    ],
+)
 async def test_postgres_common_terms_pruned_without_changing_the_ranking(
-    pool, reads_common, fresh_database, tmp_path, unique, monkeypatch
+    pool, reads_common, filter, fresh_database, tmp_path, unique, monkeypatch
 ):
     # "coffee" is in most memories, "zebra" in 30. With room for 20, the zebra memories
     # fill it and no coffee-only memory can beat them, so those are never read; with room
     # for 60 they must be. Either way the scores are those of unpruned BM25. Every memory
     # has four distinct terms, so the average length is the same however many are read.
+    # The filter leaves out a quarter of the coffee memories and none of the zebra ones.
     words = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "juliet", "kilo"]
     contents = [
         " ".join(
@@ -272,11 +281,12 @@ async def test_postgres_common_terms_pruned_without_changing_the_ranking(
     ]
     async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
         space = namespaces.user_memories(unique("common"))
-        await remember(store, space, contents)
+        items = [(f"m{i}", memory(text, stars=i % 4)) for i, text in enumerate(contents)]
+        await put_many(store, puts(space, items), progress=False)
 
         async def lexical_scores() -> dict:
             found = await recall_sql.postgres_candidates(
-                store.inner, space, "coffee zebra", filter=None, pool=pool, weights=Weights(1.0)
+                store.inner, space, "coffee zebra", filter=filter, pool=pool, weights=Weights(1.0)
             )
             return found.lexical
 
@@ -287,7 +297,7 @@ async def test_postgres_common_terms_pruned_without_changing_the_ranking(
         assert list(pruned.values()) == pytest.approx(list(unpruned.values()))
         assert len(pruned) == pool
 
-        sql, params = recall_sql.build_query(space, None, slots=5, semantic=False)
+        sql, params = recall_sql.build_query(space, filter, slots=5, semantic=False)
         params.update(query="coffee zebra", pool=pool)
         async with store.inner.conn.connection() as conn:
             cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)

@@ -145,9 +145,10 @@ def _scope(
 ) -> tuple[str, str, list[str], dict[str, Any]]:
     """The scope of a search as SQL over alias ``s``: namespace, filter and expiry.
 
-    Returns the whole condition; the same over the namespace's own items only (what the
-    lexical signal samples, in key order on the primary key); the filter's own conditions
-    (the semantic side applies them apart) and the parameters of all. The namespace itself
+    Returns the whole condition; the namespace's own live items, filter aside (what the
+    lexical signal samples, in key order on the primary key: a selective filter would make
+    the sample read the whole namespace); the filter's own conditions (the semantic side
+    applies them apart) and the parameters of all. The namespace itself
     is matched as ``prefix COLLATE "C"``, which the lexical index serves together with the
     terms; its sub-namespaces by ``LIKE``, which LangGraph's ``text_pattern_ops`` prefix
     index serves.
@@ -156,14 +157,13 @@ def _scope(
     params: dict[str, Any] = {}
     conditions = _filter_clauses(filter, params)
     if not namespace:
-        scope = " AND ".join([alive, *conditions])
-        return scope, scope, conditions, params
+        return " AND ".join([alive, *conditions]), alive, conditions, params
     path = ".".join(namespace)
     escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     params.update(ns=path, ns_like=f"{escaped}.%")
     within = r"""((s.prefix COLLATE "C") = %(ns)s OR s.prefix LIKE %(ns_like)s ESCAPE '\')"""
     scope = " AND ".join([alive, within, *conditions])
-    return scope, " AND ".join(["s.prefix = %(ns)s", alive, *conditions]), conditions, params
+    return scope, f"s.prefix = %(ns)s AND {alive}", conditions, params
 
 
 def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
@@ -223,8 +223,11 @@ def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
     terms' items, the items of a common term are read too unless the common terms up to it
     cannot together beat the ``pool``-th score found. A rare term's document frequency is
     counted on the items read (every item holding it is read); a common term's is estimated
-    from the sample. A namespace no larger than the sample is estimated exactly, and one of
-    at most ``COMMON_TERM_DF`` items never prunes.
+    from the sample (the namespace's own items, filter aside, scaled to the items in scope;
+    a namespace that holds only sub-namespaces is not sampled and never prunes). An
+    unfiltered namespace no larger than the sample is estimated exactly, and one of at most
+    ``COMMON_TERM_DF`` items never prunes. Whatever the estimates, the bound is computed
+    with the weights the scores use, so the top ``pool`` are those of unpruned scoring.
 
     Unrolling the per-term flags (instead of joining items to terms) avoids a join, sort and
     group over items x terms. Slots beyond the query's terms hold NULL and count nothing.
