@@ -14,8 +14,8 @@ query's terms are extracted inside it):
   only when MaxScore's bound says they could still rank (``_lexical_ctes``), so the
   ranking stays exact. A rare term's document frequency is counted over the items read,
   which hold every occurrence, so its IDF is exact; a common term's is estimated from the
-  sample. Term frequency and length (the number of terms) are the real ones, as in
-  Python, read off ``ts_rank`` (``_term_frequency``, ``_terms_length``).
+  sample. Term frequency is the real one, as in Python, read off ``ts_rank``
+  (``_term_frequency``); length is the number of distinct terms, on both backends.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
@@ -145,11 +145,21 @@ async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
         for statement in LEXICAL_MIGRATION:
             await conn.execute(statement)
         if not analyzed:
-            # The new column has no statistics until autovacuum gets to it; without them
-            # the planner misjudges the lexical scans (a second or two, even for 1M items).
-            await conn.execute("ANALYZE store")
+            await _after_rewrite(conn)
         if vectors:
             await conn.execute(NEAREST_MIGRATION)
+
+
+async def _after_rewrite(conn: AsyncConnection[Any]) -> None:
+    """Statistics and visibility map of the rewritten ``store``, now (seconds per 1M items).
+
+    Autovacuum would get to it later; until then the new column has no statistics, so the
+    planner misjudges the lexical scans, and no page is known all-visible, so recall's
+    count of a namespace on the prefix index visits the table for every item (recall over
+    100k memories took half as long again). VACUUM cannot run in a transaction: a
+    connection outside autocommit gets ANALYZE only.
+    """
+    await conn.execute("VACUUM (ANALYZE) store" if conn.autocommit else "ANALYZE store")
 
 
 async def _lexical_state(conn: AsyncConnection[Any]) -> tuple[bool, ...]:
@@ -262,18 +272,15 @@ def slots_for(query: str) -> int:
 
 
 # The query's distinct terms, made by the analyzer of the stored column (sorted, as
-# ``tsvector_to_array`` returns them), quoted so their characters are never operators;
-# each as a one-term tsquery, and all of them as one (``_terms_length``).
+# ``tsvector_to_array`` returns them), quoted so their characters are never operators,
+# and each as a one-term tsquery.
 _TERMS_CTE = rf"""
 query_terms AS MATERIALIZED (
-    SELECT coalesce(array_length(t.quoted, 1), 0) AS found, t.quoted, t.quoted::tsquery[] AS one,
-        nullif(array_to_string(t.quoted, ' | '), '')::tsquery AS every
+    SELECT coalesce(array_length(t.quoted, 1), 0) AS found, t.quoted, t.quoted::tsquery[] AS one
     FROM (SELECT ARRAY(
         SELECT '''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''
         FROM unnest(tsvector_to_array({TERMS_FUNCTION}(%(query)s))) x) AS quoted) t
 )"""
-# ``ts_rank`` with every weight 1, the form both readings below use.
-_RANK = "ts_rank('{{1,1,1,1}}', s.{column}, {query}, {normalisation})::float8"
 
 
 def _term_frequency(query: str) -> str:
@@ -283,23 +290,11 @@ def _term_frequency(query: str) -> str:
     which grows with tf; pi^2/6 minus that sum is close to 1/(tf + 1/2), so rounding
     recovers tf. It reads only the term's entry of the stored tsvector, as ``@@`` does.
     """
-    rank = _RANK.format(column=LEXICAL_COLUMN, query=query, normalisation=0)
+    rank = f"ts_rank('{{1,1,1,1}}', s.{LEXICAL_COLUMN}, {query}, 0)::float8"
     return (
         f"CASE WHEN s.{LEXICAL_COLUMN} @@ {query} "
         f"THEN round(1 / (1.6449340668482264 * (1 - {rank})) - 0.5) ELSE 0 END"
     )
-
-
-def _terms_length() -> str:
-    """How many terms an item has, repeats included (the length Python's BM25 uses).
-
-    ``length()`` counts distinct terms only. ``ts_rank`` normalisation 2 divides the rank by
-    the number of positions, so the ratio of the two ranks is that number. It needs a query
-    the item matches: every item read matches one of the query's terms.
-    """
-    every = "(SELECT every FROM query_terms)"
-    ranks = [_RANK.format(column=LEXICAL_COLUMN, query=every, normalisation=n) for n in (0, 2)]
-    return f"round({ranks[0]} / {ranks[1]})"
 
 
 def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
@@ -341,7 +336,7 @@ def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
 
     def docs(condition: str) -> str:
         return (
-            f"SELECT s.prefix, s.key, {_terms_length()} AS len, {hits} "
+            f"SELECT s.prefix, s.key, length(s.{LEXICAL_COLUMN})::float8 AS len, {hits} "
             f"FROM store s WHERE {scope} AND {condition}"
         )
 
