@@ -76,7 +76,7 @@ def _suffix(suffix: str, earlier: tuple[str, ...]) -> list[Pass]:
     )
     marked = rf"'\1{_MARK}'"
     passes = []
-    if suffix == "ed":  # "tried" -> "try" (and "xyyied" -> "xyy" -> undoubled "xy")
+    if suffix == lexical.I_TO_Y_SUFFIX:  # "tried" -> "try"; "xyyied" -> "xyy" -> "xy"
         passes += [
             (f"i{end}", f"'({_LETTERS}{{2,}}y)i{end}", marked),
             (f"i{end}", f"'({_LETTERS}{{2,}})i{end}", rf"'\1y{_MARK}'"),
@@ -104,10 +104,10 @@ def _literal(text: str) -> str:
 def function_sql(collation: str | None) -> tuple[str, str]:
     """``CREATE OR REPLACE`` of ``TERMS_FUNCTION(text) RETURNS tsvector``, and its comment.
 
-    PL/pgSQL for its variable: each group of passes runs only when its string is found
-    (``_stemming``), which a single SQL expression could not do without evaluating the
-    text once per test. Immutable, as a generated column requires: its output depends on
-    nothing but the text and the fixed collation.
+    PL/pgSQL for its variable: each pass runs only when its string is found (``Pass``),
+    which a single SQL expression could not do without evaluating the text once per test.
+    Immutable, as a generated column requires: its output depends on nothing but the text
+    and the fixed collation.
 
     Args:
         collation: Collation for case mapping and letter classes (``None``: the

@@ -31,6 +31,8 @@ SUFFIXES = ("ing", "edly", "ed", "ly")
 # "-ly" keeps a doubled consonant ("fully"); the others drop it ("swimming" -> "swim")
 # except after these letters ("falling", "passed", "buzzing", vowels).
 UNDOUBLE_SUFFIXES = ("ing", "edly", "ed")
+# The suffix after which a stem's final "i" becomes "y" ("tried" -> "try").
+I_TO_Y_SUFFIX = "ed"
 DOUBLES_KEPT = "lsz" + "aeiou"
 
 _STOP_WORDS_TEXT = """
@@ -65,7 +67,7 @@ def stem(word: str) -> str:
         if word.endswith(suffix):
             stem_ = word[: -len(suffix)]
             if len(stem_) >= 3 and _VOWEL_SET & set(stem_):
-                if suffix == "ed" and stem_.endswith("i"):
+                if suffix == I_TO_Y_SUFFIX and stem_.endswith("i"):
                     stem_ = stem_[:-1] + "y"
                 word = _undouble(stem_) if suffix in UNDOUBLE_SUFFIXES else stem_
             break
