@@ -4,17 +4,18 @@ Loading a user's whole memory into Python for every query does not scale; here P
 finds the candidates and only they come back, from one statement (one round trip; the
 query's terms are extracted inside it):
 
-- lexical: BM25 over ``to_tsvector('english', value->>'content')`` (PostgreSQL's Snowball
-  stemmer and stop words), kept in a generated column of ``store``. Its GIN index is on
-  ``(prefix, content_tsv)`` (``btree_gin``), so the index itself answers "items of *this*
-  namespace containing any query term": cost follows the user's matching memories, not
-  every user's. Items are read for the query's rare terms; a term common in the namespace
-  (judged on a sample) only adds to their scores, and its own items are read only when
-  MaxScore's bound says they could still rank (``_lexical_ctes``), so the ranking stays
-  exact. A rare term's document frequency is counted over the items read, which hold every
-  occurrence, so its IDF is exact; a common term's is estimated from the sample. Term
-  frequency is taken as 1 (memories are short; a repeated word rarely matters) and length
-  is the number of distinct terms.
+- lexical: BM25 over the terms of ``value->>'content'``, made by the same analyzer as on
+  the Python side (``casts.memory.analyzer_sql``: same words, stop words and stemmer, so
+  an item ranks the same on both backends), kept in a generated column of ``store``. Its
+  GIN index is on ``(prefix, content_tsv)`` (``btree_gin``), so the index itself answers
+  "items of *this* namespace containing any query term": cost follows the user's matching
+  memories, not every user's. Items are read for the query's rare terms; a term common in
+  the namespace (judged on a sample) only adds to their scores, and its own items are read
+  only when MaxScore's bound says they could still rank (``_lexical_ctes``), so the
+  ranking stays exact. A rare term's document frequency is counted over the items read,
+  which hold every occurrence, so its IDF is exact; a common term's is estimated from the
+  sample. Term frequency is the real one, as in Python, read off ``ts_rank``
+  (``_term_frequency``); length is the number of distinct terms, on both backends.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
@@ -44,6 +45,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from casts.memory.analyzer_sql import ANALYZER_COMMENT, TERMS_FUNCTION, function_sql
 from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, Weights
 from casts.memory.lexical import K1, B
@@ -63,22 +65,45 @@ _MIGRATION_LOCK_KEY = 72_317_010
 COMMON_TERM_DF = 1_000
 # Items of the namespace read to tell common terms from rare ones (~1 ms).
 TERM_SAMPLE = 1_000
+# Most a term adds to any item's score per unit of its IDF (MaxScore's bound):
+# tf (k1 + 1) / (tf + norm) approaches k1 + 1 as tf grows.
+TERM_BOUND = K1 + 1
 
 # The searchable form of each memory, computed by PostgreSQL on every write (a generated
 # column: LangGraph's own INSERT/UPDATE keep it current) and indexed for ``@@`` together
 # with the prefix (``btree_gin``; ``COLLATE "C"`` makes equality the same in any database
-# collation). Computing ``to_tsvector`` at query time costs ~60 us per matching item, too
-# slow for 10k memories. The nearest-vector function scopes pgvector's iterative scan to
-# itself: set for a whole connection, it would also slow the stock ``store.search`` of small
-# namespaces (the scan then walks much of the index looking for their vectors).
+# collation). Analysing the text at query time costs ~100 us per matching item, too slow
+# for 10k memories. The column is rebuilt (dropped and added again: one rewrite of
+# ``store``) when it was made by another analyzer: PostgreSQL's ``english`` one before
+# ``TERMS_FUNCTION`` existed, or an earlier ``ANALYZER_VERSION``. The nearest-vector
+# function scopes pgvector's iterative scan to itself: set for a whole connection, it would
+# also slow the stock ``store.search`` of small namespaces (the scan then walks much of the
+# index looking for their vectors).
+_LEXICAL_COLUMN_SQL = (
+    f"ADD COLUMN {LEXICAL_COLUMN} tsvector GENERATED ALWAYS AS "
+    f"({TERMS_FUNCTION}(coalesce(value->>'content', ''))) STORED"
+)
 LEXICAL_MIGRATION = (
-    "CREATE EXTENSION IF NOT EXISTS btree_gin",
-    f"ALTER TABLE store ADD COLUMN IF NOT EXISTS {LEXICAL_COLUMN} tsvector "
-    "GENERATED ALWAYS AS (to_tsvector('english', coalesce(value->>'content', ''))) STORED",
     f'CREATE INDEX IF NOT EXISTS {LEXICAL_INDEX} ON store USING gin ((prefix COLLATE "C"), '
     f"{LEXICAL_COLUMN})",
     "DROP INDEX IF EXISTS store_content_tsv_idx",  # the earlier index over all users at once
 )
+# Case mapping and letter classes of the analyzer: Unicode's, as Python's, where the
+# database has PostgreSQL's builtin Unicode collation (UTF-8, PostgreSQL 18); else the
+# database's own.
+_UNICODE_COLLATION = "pg_unicode_fast"
+# What the migration needs to know, without locks: the comment of the analyzer function
+# records its version, the column's generation expression which function made it.
+_STATE = """
+SELECT to_regclass(%(index)s) IS NOT NULL AS indexed,
+    to_regtype('vector') IS NOT NULL AS vectors,
+    to_regproc(%(nearest)s) IS NOT NULL AS nearest,
+    to_regcollation(%(collation)s) IS NOT NULL AS unicode,
+    coalesce(obj_description(to_regprocedure(%(analyzer)s), 'pg_proc') = %(comment)s
+             AND (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                  JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                  WHERE d.adrelid = to_regclass('store') AND a.attname = %(column)s)
+                 LIKE %(uses)s, false) AS analyzed"""
 # Only where the store keeps vectors (pgvector's type exists).
 NEAREST_MIGRATION = f"""
 CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n int)
@@ -92,8 +117,8 @@ CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n i
 ItemId = tuple[tuple[str, ...], str]
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 # Query terms are extracted by PostgreSQL inside the statement into a fixed number of slots
-# sized from the query's words. PostgreSQL makes at most about two terms of a word; a query
-# with more terms than slots is asked again with exact slots.
+# sized from the query's words. The analyzer makes at most one term of a word (Unicode
+# edge cases aside); a query with more terms than slots is asked again with exact slots.
 _WORD = re.compile(r"[^\W_]+")
 MAX_SLOTS = 64
 
@@ -105,23 +130,68 @@ async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
     """Add the full-text column, its index and the nearest-vector function unless they exist.
 
     Run after the store's own migrations (``store.setup()``). Safe from several processes:
-    existence is checked without locks first, creation runs under an advisory lock. Adding
-    the column rewrites ``store`` once, blocking it briefly (about a second per 100k short
-    memories); later calls are a catalog lookup.
+    the state is read without locks first, changes run under an advisory lock, after
+    reading it again. (Re)building the column rewrites ``store`` once, blocking it for a
+    while (seconds per 100k short memories); later calls are a catalog lookup.
     """
-    state = (
-        "SELECT to_regclass(%s) IS NOT NULL AS indexed, to_regtype('vector') IS NOT NULL "
-        "AS vectors, to_regproc(%s) IS NOT NULL AS nearest"
-    )
-    cursor = await conn.execute(state, (LEXICAL_INDEX, NEAREST_FUNCTION), prepare=False)
-    indexed, vectors, nearest = _row_values(await cursor.fetchone())
-    if indexed and (nearest or not vectors):
+    indexed, vectors, nearest, _, analyzed = await _lexical_state(conn)
+    if indexed and analyzed and (nearest or not vectors):
         return
     async with advisory_lock(conn, _MIGRATION_LOCK_KEY):
+        _, vectors, _, unicode, analyzed = await _lexical_state(conn)
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+        if not analyzed:
+            await _rebuild_lexical_column(conn, _UNICODE_COLLATION if unicode else None)
         for statement in LEXICAL_MIGRATION:
             await conn.execute(statement)
+        if not analyzed:
+            await _after_rewrite(conn)
         if vectors:
             await conn.execute(NEAREST_MIGRATION)
+
+
+async def _after_rewrite(conn: AsyncConnection[Any]) -> None:
+    """Statistics and visibility map of the rewritten ``store``, now (seconds per 1M items).
+
+    Autovacuum would get to it later; until then the new column has no statistics, so the
+    planner misjudges the lexical scans, and no page is known all-visible, so recall's
+    count of a namespace on the prefix index visits the table for every item (recall over
+    100k memories took half as long again). VACUUM cannot run in a transaction: a
+    connection outside autocommit gets ANALYZE only.
+    """
+    await conn.execute("VACUUM (ANALYZE) store" if conn.autocommit else "ANALYZE store")
+
+
+async def _lexical_state(conn: AsyncConnection[Any]) -> tuple[bool, ...]:
+    """What ``ensure_lexical_index`` needs to know, from the catalog.
+
+    Returns whether the index, pgvector, the nearest-vector function and the Unicode
+    collation exist, and whether the column is made by the current analyzer.
+    """
+    params = {
+        "index": LEXICAL_INDEX,
+        "nearest": NEAREST_FUNCTION,
+        "collation": _UNICODE_COLLATION,
+        "analyzer": f"{TERMS_FUNCTION}(text)",
+        "comment": ANALYZER_COMMENT,
+        "column": LEXICAL_COLUMN,
+        "uses": f"%{TERMS_FUNCTION}(%",
+    }
+    cursor = await conn.execute(_STATE, params, prepare=False)
+    return tuple(bool(value) for value in _row_values(await cursor.fetchone()))
+
+
+async def _rebuild_lexical_column(conn: AsyncConnection[Any], collation: str | None) -> None:
+    """(Re)create the analyzer function and the column made by it, in one transaction.
+
+    Dropping the old column drops its index too; ``LEXICAL_MIGRATION`` creates it again.
+    """
+    async with conn.transaction():
+        for statement in function_sql(collation):
+            await conn.execute(statement)
+        await conn.execute(
+            f"ALTER TABLE store DROP COLUMN IF EXISTS {LEXICAL_COLUMN}, {_LEXICAL_COLUMN_SQL}"
+        )
 
 
 def _row_values(row: Any) -> tuple[Any, ...]:
@@ -197,19 +267,34 @@ def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> li
 
 
 def slots_for(query: str) -> int:
-    """Term slots for ``query``: enough for every term PostgreSQL makes of its words."""
-    return min(MAX_SLOTS, 2 * len(_WORD.findall(query)) + 1)
+    """Term slots for ``query``: one per word (at least one, at most ``MAX_SLOTS``)."""
+    return min(MAX_SLOTS, max(1, len(_WORD.findall(query))))
 
 
-# The query's distinct lexemes (sorted, as ``tsvector_to_array`` returns them), quoted so
-# their characters are never operators, and each as a one-term tsquery.
-_TERMS_CTE = r"""
+# The query's distinct terms, made by the analyzer of the stored column (sorted, as
+# ``tsvector_to_array`` returns them), quoted so their characters are never operators,
+# and each as a one-term tsquery.
+_TERMS_CTE = rf"""
 query_terms AS MATERIALIZED (
     SELECT coalesce(array_length(t.quoted, 1), 0) AS found, t.quoted, t.quoted::tsquery[] AS one
     FROM (SELECT ARRAY(
         SELECT '''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''
-        FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) x) AS quoted) t
+        FROM unnest(tsvector_to_array({TERMS_FUNCTION}(%(query)s))) x) AS quoted) t
 )"""
+
+
+def _term_frequency(query: str) -> str:
+    """How often the one-term ``query`` occurs in an item (0 when it does not).
+
+    ``ts_rank`` of a one-term query, unnormalised, is sum(1/j^2 for j in 1..tf) / (pi^2/6),
+    which grows with tf; pi^2/6 minus that sum is close to 1/(tf + 1/2), so rounding
+    recovers tf. It reads only the term's entry of the stored tsvector, as ``@@`` does.
+    """
+    rank = f"ts_rank('{{1,1,1,1}}', s.{LEXICAL_COLUMN}, {query}, 0)::float8"
+    return (
+        f"CASE WHEN s.{LEXICAL_COLUMN} @@ {query} "
+        f"THEN round(1 / (1.6449340668482264 * (1 - {rank})) - 0.5) ELSE 0 END"
+    )
 
 
 def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
@@ -229,16 +314,18 @@ def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
     ``COMMON_TERM_DF`` items never prunes. Whatever the estimates, the bound is computed
     with the weights the scores use, so the top ``pool`` are those of unpruned scoring.
 
-    Unrolling the per-term flags (instead of joining items to terms) avoids a join, sort and
-    group over items x terms. Slots beyond the query's terms hold NULL and count nothing.
+    Unrolling the per-term frequencies (instead of joining items to terms) avoids a join,
+    sort and group over items x terms. Slots beyond the query's terms hold NULL and count nothing.
     Length normalisation averages over the rare terms' items (or, when every term is
     common, over the items read): the namespace's own average would cost reading all of it.
     """
     hits = ", ".join(
-        f"s.{LEXICAL_COLUMN} @@ (SELECT one[{i + 1}] FROM query_terms) AS h{i}"
+        f"{_term_frequency(f'(SELECT one[{i + 1}] FROM query_terms)')} AS tf{i}"
         for i in range(slots)
     )
-    frequencies = ", ".join(f"count(*) FILTER (WHERE h{i})::float8 AS df{i}" for i in range(slots))
+    frequencies = ", ".join(
+        f"count(*) FILTER (WHERE tf{i} > 0)::float8 AS df{i}" for i in range(slots)
+    )
     estimates = ", ".join(
         f"count(*) FILTER (WHERE x.tsv @@ (SELECT one[{i + 1}] FROM query_terms))::float8 "
         "* (SELECT n FROM population) / greatest(count(*), 1)"
@@ -248,10 +335,7 @@ def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
         _idf(f"CASE WHEN sp.common[{i + 1}] THEN sp.estimate[{i + 1}] ELSE st.df{i} END")
         for i in range(slots)
     )
-    idf = " + ".join(f"CASE WHEN d.h{i} THEN w.idf[{i + 1}] ELSE 0 END" for i in range(slots))
     matches = f"s.{LEXICAL_COLUMN} @@ (SELECT {{}})"
-    # Most a term adds to any score: its weight at the shortest length.
-    bound = f"{K1 + 1} / (1 + {K1} * (1 - {B}))"
 
     def docs(condition: str) -> str:
         return (
@@ -260,10 +344,13 @@ def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
         )
 
     def scored(source: str, length: str) -> str:
+        norm = f"{K1} * (1 - {B} + {B} * d.len / greatest({length}, 1))"
+        terms = " + ".join(
+            f"CASE WHEN d.tf{i} > 0 THEN w.idf[{i + 1}] * d.tf{i} / (d.tf{i} + {norm}) ELSE 0 END"
+            for i in range(slots)
+        )
         return (
-            f"SELECT d.prefix, d.key, ({idf}) * {K1 + 1} / "
-            f"(1 + {K1} * (1 - {B} + {B} * d.len / greatest({length}, 1))) AS score "
-            f"FROM {source} d, term_weights w"
+            f"SELECT d.prefix, d.key, ({terms}) * {K1 + 1} AS score FROM {source} d, term_weights w"
         )
 
     rare_docs = docs(matches.format("rare FROM term_split"))
@@ -303,7 +390,7 @@ needed AS MATERIALIZED (
     SELECT nullif(array_to_string(array_agg(c.quoted) FILTER (WHERE c.reach >= th.theta),
         ' | '), '')::tsquery AS terms
     FROM (SELECT q.quoted[i] AS quoted,
-            sum(w.idf[i]) OVER (ORDER BY w.idf[i], i) * {bound} AS reach
+            sum(w.idf[i]) OVER (ORDER BY w.idf[i], i) * {TERM_BOUND} AS reach
           FROM query_terms q, term_split sp, term_weights w,
               generate_subscripts(q.quoted, 1) i
           WHERE sp.common[i]) c,
