@@ -14,8 +14,9 @@ query's terms are extracted inside it):
   only when MaxScore's bound says they could still rank (``_lexical_ctes``), so the
   ranking stays exact. A rare term's document frequency is counted over the items read,
   which hold every occurrence, so its IDF is exact; a common term's is estimated from the
-  sample. Term frequency is the real one, as in Python, read off ``ts_rank``
-  (``_term_frequency``); length is the number of distinct terms, on both backends.
+  sample. Term frequency is the real one up to ``MAX_TERM_FREQUENCY``, as in Python, read
+  off ``ts_rank`` (``_term_frequency``); length is the number of distinct terms, on both
+  backends.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
@@ -48,7 +49,7 @@ from psycopg_pool import AsyncConnectionPool
 from casts.memory.analyzer_sql import ANALYZER_COMMENT, TERMS_FUNCTION, function_sql
 from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, Weights
-from casts.memory.lexical import K1, B
+from casts.memory.lexical import K1, MAX_TERM_FREQUENCY, B
 from casts.memory.pglocks import advisory_lock
 
 LEXICAL_COLUMN = "content_tsv"
@@ -65,9 +66,9 @@ _MIGRATION_LOCK_KEY = 72_317_010
 COMMON_TERM_DF = 1_000
 # Items of the namespace read to tell common terms from rare ones (~1 ms).
 TERM_SAMPLE = 1_000
-# Most a term adds to any item's score per unit of its IDF (MaxScore's bound):
-# tf (k1 + 1) / (tf + norm) approaches k1 + 1 as tf grows.
-TERM_BOUND = K1 + 1
+# Most a term adds to any item's score per unit of its IDF (MaxScore's bound): BM25's
+# tf (k1 + 1) / (tf + norm) at the largest counted tf and the smallest norm (length 0).
+TERM_BOUND = MAX_TERM_FREQUENCY * (K1 + 1) / (MAX_TERM_FREQUENCY + K1 * (1 - B))
 
 # The searchable form of each memory, computed by PostgreSQL on every write (a generated
 # column: LangGraph's own INSERT/UPDATE keep it current) and indexed for ``@@`` together
@@ -284,16 +285,17 @@ query_terms AS MATERIALIZED (
 
 
 def _term_frequency(query: str) -> str:
-    """How often the one-term ``query`` occurs in an item (0 when it does not).
+    """How often the one-term ``query`` occurs in an item, up to ``MAX_TERM_FREQUENCY``.
 
     ``ts_rank`` of a one-term query, unnormalised, is sum(1/j^2 for j in 1..tf) / (pi^2/6),
     which grows with tf; pi^2/6 minus that sum is close to 1/(tf + 1/2), so rounding
     recovers tf. It reads only the term's entry of the stored tsvector, as ``@@`` does.
+    0 when the term does not occur.
     """
     rank = f"ts_rank('{{1,1,1,1}}', s.{LEXICAL_COLUMN}, {query}, 0)::float8"
     return (
-        f"CASE WHEN s.{LEXICAL_COLUMN} @@ {query} "
-        f"THEN round(1 / (1.6449340668482264 * (1 - {rank})) - 0.5) ELSE 0 END"
+        f"CASE WHEN s.{LEXICAL_COLUMN} @@ {query} THEN least({MAX_TERM_FREQUENCY}, "
+        f"round(1 / (1.6449340668482264 * (1 - {rank})) - 0.5)) ELSE 0 END"
     )
 
 
