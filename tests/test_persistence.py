@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import textwrap
@@ -174,3 +175,21 @@ async def test_embedded_server_stops_when_its_last_user_leaves(embedded_data_dir
     assert not psutil.pid_exists(pid)
     async with open_store(settings) as store:  # and it starts again, data intact
         assert (await store.aget(("user", "stop"), "k")).value == {"content": "kept"}
+
+
+async def test_embedded_server_stops_despite_users_that_died_holding_it(embedded_data_dir):
+    """A killed process never lets go; its stale handle must not keep the server up forever."""
+    settings = Settings.from_env(
+        {"MEMORY_BACKEND": "embedded", "MEMORY_DATA_DIR": str(embedded_data_dir)}
+    )
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    async with open_store(settings):
+        pid = postmaster_pid(embedded_data_dir)
+        handles = embedded_data_dir / "postgres" / ".handle_pids.json"
+        handles.write_text(json.dumps([dead.pid, *json.loads(handles.read_text())]))
+    for _ in range(50):
+        if not psutil.pid_exists(pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not psutil.pid_exists(pid)

