@@ -12,13 +12,12 @@ Throughput = items written / wall time, summed over the rounds.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import time
 from typing import Any
 
-from common import emit, memory_value, postgres, sentence, settings_for
+from common import arguments, emit, memory_value, postgres, sentence, settings_for
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
@@ -27,10 +26,7 @@ from casts.memory.persistence import open_store
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
+    args = arguments()
     rounds = 3 if args.quick else 5
     batch_items = 2_000 if args.quick else 20_000  # per round, ours and stock_abatch
     aput_items = 300 if args.quick else 2_000  # per round, one by one is slow

@@ -22,6 +22,7 @@ Synthetic data (deterministic):
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -123,6 +124,14 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
         "p95_ms": round(percentile(ms, 95), 3),
         "mean_ms": round(statistics.fmean(ms), 3),
     }
+
+
+def arguments() -> argparse.Namespace:
+    """The options every benchmark script takes from ``run.py``: scale and data directory."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--data-dir", default=None)
+    return parser.parse_args()
 
 
 def emit(result: dict[str, Any]) -> None:

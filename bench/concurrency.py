@@ -12,12 +12,11 @@ Lost updates = fields requested - fields present afterwards.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from typing import Any
 
-from common import emit, postgres, settings_for
+from common import arguments, emit, postgres, settings_for
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
@@ -51,10 +50,7 @@ def stock_graph(store: Any, checkpointer: Any) -> Any:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
+    args = arguments()
     updates = 100
     rounds = 2 if args.quick else 5
     out: dict[str, Any] = {

@@ -14,7 +14,6 @@ served from a dict by the store's embeddings object.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import time
@@ -23,6 +22,7 @@ from typing import Any
 from common import (
     DIMS,
     USER_100K,
+    arguments,
     dataset,
     emit,
     ensure_dataset,
@@ -123,10 +123,7 @@ async def hnsw_plans(store: Any, namespace: tuple[str, ...], query: str) -> dict
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
+    args = arguments()
     data = dataset(args.quick)
     queries_n = 40 if args.quick else 200
     warmup = 5

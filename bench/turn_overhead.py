@@ -15,7 +15,6 @@ how the data is made). Turns are interleaved (plain, ours, stock, plain, ...).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import random
@@ -27,6 +26,7 @@ from common import (
     ROOT,
     USER_10K,
     RoundTrips,
+    arguments,
     dataset,
     emit,
     ensure_dataset,
@@ -219,10 +219,7 @@ async def measure(
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args()
+    args = arguments()
     data = dataset(args.quick)
     scale = {
         "postgres_other_users": data["others"],

@@ -41,13 +41,27 @@ def test_config(directory: Path) -> Path:
 
 @contextlib.contextmanager
 def running_dev_server(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
-    """Run `langgraph dev` until the block ends; yields its base URL.
+    """Run `langgraph dev` on the project until the block ends; yields its base URL.
+
+    Raises:
+        RuntimeError: The server did not answer /ok in time (its log is in the message).
+    """
+    config = test_config(log_dir)
+    try:
+        with serving(config, env, cwd=PROJECT, log_dir=log_dir) as url:
+            yield url
+    finally:
+        config.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def serving(config: Path, env: Mapping[str, str], *, cwd: Path, log_dir: Path) -> Iterator[str]:
+    """Run `langgraph dev` with ``config`` from ``cwd`` until the block ends; yields its URL.
 
     Raises:
         RuntimeError: The server did not answer /ok in time (its log is in the message).
     """
     port = free_port()
-    config = test_config(log_dir)
     log_path = log_dir / f"langgraph-dev-{port}.log"
     full_env = {
         **os.environ,
@@ -58,18 +72,10 @@ def running_dev_server(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
-                str(LANGGRAPH),
-                "dev",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-browser",
-                "--no-reload",
-                "--config",
-                str(config),
+                *(str(LANGGRAPH), "dev", "--host", "127.0.0.1", "--port", str(port)),
+                *("--no-browser", "--no-reload", "--config", str(config)),
             ],
-            cwd=PROJECT,
+            cwd=cwd,
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -81,7 +87,6 @@ def running_dev_server(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
         yield url
     finally:
         _stop(process)
-        config.unlink(missing_ok=True)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:

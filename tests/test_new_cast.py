@@ -16,7 +16,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory.cli import amain
-from tests.dev_server import LANGGRAPH, PROJECT, _stop, _wait_until_up, free_port
+from tests.dev_server import PROJECT, serving
 
 COPIED = ("casts", "tests", "langgraph.json", "pyproject.toml")
 
@@ -132,33 +132,10 @@ def dev_server_in(project: Path, env: Mapping[str, str]) -> Iterator[str]:
     config.pop("auth", None)
     config_path = project / ".langgraph.test.json"
     config_path.write_text(json.dumps(config))
-    port = free_port()
-    log_path = project / "langgraph-dev.log"
-    full_env = {
-        **os.environ,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGGRAPH_NO_VERSION_CHECK": "true",
-        **env,
-        "PYTHONPATH": str(project),
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                *(str(LANGGRAPH), "dev", "--host", "127.0.0.1", "--port", str(port)),
-                *("--no-browser", "--no-reload", "--config", str(config_path)),
-            ],
-            cwd=project,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log_path)
+    with serving(
+        config_path, {**env, "PYTHONPATH": str(project)}, cwd=project, log_dir=project
+    ) as url:
         yield url
-    finally:
-        _stop(process)
 
 
 @pytest.mark.server
