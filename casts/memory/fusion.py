@@ -18,6 +18,8 @@ from typing import TypeVar
 from langgraph.store.base import SearchItem
 
 Id = TypeVar("Id", bound=Hashable)
+# A stored item's identity: its namespace and key.
+ItemId = tuple[tuple[str, ...], str]
 
 # Tuned on the LoCoMo development conversations (see ``memory-casts eval recall``).
 DEFAULT_LEXICAL_WEIGHT = 0.65
@@ -98,10 +100,10 @@ class Candidates:
         expiring: The candidates that carry a TTL (only these need it refreshed on read).
     """
 
-    items: dict[tuple[tuple[str, ...], str], SearchItem] = field(default_factory=dict)
-    lexical: dict[tuple[tuple[str, ...], str], float] = field(default_factory=dict)
-    semantic: dict[tuple[tuple[str, ...], str], float] = field(default_factory=dict)
-    expiring: set[tuple[tuple[str, ...], str]] = field(default_factory=set)
+    items: dict[ItemId, SearchItem] = field(default_factory=dict)
+    lexical: dict[ItemId, float] = field(default_factory=dict)
+    semantic: dict[ItemId, float] = field(default_factory=dict)
+    expiring: set[ItemId] = field(default_factory=set)
 
     def ranked(self, weights: Weights, limit: int) -> list[SearchItem]:
         """The best ``limit`` items, each carrying its fused score."""

@@ -48,7 +48,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from casts.memory.analyzer_sql import ANALYZER_COMMENT, TERMS_FUNCTION, function_sql
 from casts.memory.errors import InvalidValueError
-from casts.memory.fusion import Candidates, Weights
+from casts.memory.fusion import Candidates, ItemId, Weights
 from casts.memory.lexical import K1, MAX_TERM_FREQUENCY, B
 from casts.memory.pglocks import advisory_lock
 
@@ -115,7 +115,6 @@ CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n i
         SELECT sv.prefix, sv.key, sv.embedding <=> query FROM store_vectors sv
         WHERE sv.prefix = ANY(prefixes) ORDER BY sv.embedding <=> query LIMIT n
     $$"""
-ItemId = tuple[tuple[str, ...], str]
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 # Query terms are extracted by PostgreSQL inside the statement into a fixed number of slots
 # sized from the query's words. The analyzer makes at most one term of a word (Unicode
