@@ -25,11 +25,12 @@ from typing import Any
 from langgraph.store.base import BaseStore, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
-from casts.memory.embeddings import INDEXED_FIELDS
 from casts.memory.fusion import Candidates, Weights
 from casts.memory.lexical import bm25_scores
 from casts.memory.namespaces import Namespace
 from casts.memory.queries import asearch_all
+from casts.memory.recall_cache import cached_candidates
+from casts.memory.recall_index import indexed_text
 from casts.memory.recall_sql import postgres_candidates, refresh_ttl
 from casts.memory.store import check_op
 
@@ -75,13 +76,8 @@ async def hybrid_search(
         return await store.asearch(namespace, filter=filter, limit=limit)
     inner = getattr(store, "inner", store)
     if isinstance(inner, AsyncPostgresStore):
-        candidates = await postgres_candidates(
-            inner,
-            tuple(namespace),
-            query,
-            filter=filter,
-            pool=weights.pool(limit),
-            weights=weights,
+        candidates = await _postgres_candidates(
+            inner, tuple(namespace), query, filter, weights, limit
         )
     else:
         candidates = await _python_candidates(
@@ -96,10 +92,24 @@ async def hybrid_search(
     return found
 
 
-def indexed_text(value: dict[str, Any]) -> str:
-    """The text of a value that recall reads: its indexed fields, joined."""
-    parts = [value.get(field) for field in INDEXED_FIELDS]
-    return " ".join(part for part in parts if isinstance(part, str))
+async def _postgres_candidates(
+    store: AsyncPostgresStore,
+    namespace: Namespace,
+    query: str,
+    filter: dict[str, Any] | None,
+    weights: Weights,
+    limit: int,
+) -> Candidates:
+    """From the process's copy of the namespace when it can answer, else in SQL."""
+    pool = weights.pool(limit)
+    found = None
+    if not filter:
+        found = await cached_candidates(store, namespace, query, pool=pool, weights=weights)
+    if found is None:
+        found = await postgres_candidates(
+            store, namespace, query, filter=filter, pool=pool, weights=weights
+        )
+    return found
 
 
 async def _python_candidates(

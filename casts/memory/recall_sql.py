@@ -46,11 +46,13 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from casts.memory import change_log
 from casts.memory.analyzer_sql import ANALYZER_COMMENT, TERMS_FUNCTION, function_sql
 from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, ItemId, Weights
 from casts.memory.lexical import K1, MAX_TERM_FREQUENCY, B
 from casts.memory.pglocks import advisory_lock
+from casts.memory.sql_scope import within_namespace
 
 LEXICAL_COLUMN = "content_tsv"
 LEXICAL_INDEX = "store_prefix_content_tsv_idx"
@@ -95,7 +97,7 @@ LEXICAL_MIGRATION = (
 _UNICODE_COLLATION = "pg_unicode_fast"
 # What the migration needs to know, without locks: the comment of the analyzer function
 # records its version, the column's generation expression which function made it.
-_STATE = """
+_STATE = f"""
 SELECT to_regclass(%(index)s) IS NOT NULL AS indexed,
     to_regtype('vector') IS NOT NULL AS vectors,
     to_regproc(%(nearest)s) IS NOT NULL AS nearest,
@@ -104,7 +106,8 @@ SELECT to_regclass(%(index)s) IS NOT NULL AS indexed,
              AND (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
                   JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
                   WHERE d.adrelid = to_regclass('store') AND a.attname = %(column)s)
-                 LIKE %(uses)s, false) AS analyzed"""
+                 LIKE %(uses)s, false) AS analyzed,
+    {change_log.READY} AS logged"""
 # Only where the store keeps vectors (pgvector's type exists).
 NEAREST_MIGRATION = f"""
 CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n int)
@@ -134,11 +137,11 @@ async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
     reading it again. (Re)building the column rewrites ``store`` once, blocking it for a
     while (seconds per 100k short memories); later calls are a catalog lookup.
     """
-    indexed, vectors, nearest, _, analyzed = await _lexical_state(conn)
-    if indexed and analyzed and (nearest or not vectors):
+    indexed, vectors, nearest, _, analyzed, logged = await _lexical_state(conn)
+    if indexed and analyzed and logged and (nearest or not vectors):
         return
     async with advisory_lock(conn, _MIGRATION_LOCK_KEY):
-        _, vectors, _, unicode, analyzed = await _lexical_state(conn)
+        _, vectors, _, unicode, analyzed, _ = await _lexical_state(conn)
         await conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
         if not analyzed:
             await _rebuild_lexical_column(conn, _UNICODE_COLLATION if unicode else None)
@@ -148,6 +151,7 @@ async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
             await _after_rewrite(conn)
         if vectors:
             await conn.execute(NEAREST_MIGRATION)
+        await change_log.ensure_change_log(conn)
 
 
 async def _after_rewrite(conn: AsyncConnection[Any]) -> None:
@@ -200,14 +204,27 @@ def _row_values(row: Any) -> tuple[Any, ...]:
 
 
 @asynccontextmanager
-async def _connection(store: AsyncPostgresStore) -> AsyncIterator[AsyncConnection[Any]]:
-    """A connection of the store: from its pool, or its single connection under its lock."""
+async def store_connection(store: AsyncPostgresStore) -> AsyncIterator[AsyncConnection[Any]]:
+    """A connection of the store, its database migrated for recall.
+
+    From the store's pool, or its single connection under its lock. The first use per pool
+    runs ``ensure_lexical_index`` (a catalog lookup once migrated): recall and its change
+    log must exist before anything relies on them.
+    """
     if isinstance(store.conn, AsyncConnectionPool):
         async with store.conn.connection() as conn:
+            await _ensure_ready(store, conn)
             yield conn
     else:
         async with store.lock:
+            await _ensure_ready(store, store.conn)  # type: ignore[arg-type]
             yield store.conn  # type: ignore[misc]
+
+
+async def _ensure_ready(store: AsyncPostgresStore, conn: AsyncConnection[Any]) -> None:
+    if store.conn not in _ready:
+        await ensure_lexical_index(conn)
+        _ready.add(store.conn)
 
 
 def _scope(
@@ -228,10 +245,8 @@ def _scope(
     conditions = _filter_clauses(filter, params)
     if not namespace:
         return " AND ".join([alive, *conditions]), alive, conditions, params
-    path = ".".join(namespace)
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    params.update(ns=path, ns_like=f"{escaped}.%")
-    within = r"""((s.prefix COLLATE "C") = %(ns)s OR s.prefix LIKE %(ns_like)s ESCAPE '\')"""
+    within, namespace_params = within_namespace("s", namespace)
+    params.update(namespace_params)
     scope = " AND ".join([alive, within, *conditions])
     return scope, f"s.prefix = %(ns)s AND {alive}", conditions, params
 
@@ -493,7 +508,7 @@ async def refresh_ttl(store: AsyncPostgresStore, items: list[SearchItem]) -> Non
     """
     if not items or not (store.ttl_config or {}).get("refresh_on_read", False):
         return
-    async with _connection(store) as conn:
+    async with store_connection(store) as conn:
         await conn.execute(
             _REFRESH,
             ([".".join(item.namespace) for item in items], [item.key for item in items]),
@@ -568,20 +583,16 @@ async def postgres_candidates(
     semantic = weights.uses_semantic and bool(store.index_config)
     vector = await store.embeddings.aembed_query(query) if semantic else None  # type: ignore[union-attr]
     slots = slots_for(query) if weights.uses_lexical else 0
-    async with _connection(store) as conn:
-        if store.conn not in _ready:
-            await ensure_lexical_index(conn)
-            _ready.add(store.conn)
-        async with conn.cursor(row_factory=dict_row) as cursor:
-            while True:
-                sql, params = build_query(namespace, filter, slots=slots, semantic=semantic)
-                params.update(query=query, pool=pool, nearest=2 * pool, vector=vector)
-                await cursor.execute(sql, params)
-                rows = await cursor.fetchall()
-                terms = rows[0]["terms_found"] if rows else 0
-                if not slots or terms <= slots:
-                    return _candidates(rows)
-                slots = terms
+    async with store_connection(store) as conn, conn.cursor(row_factory=dict_row) as cursor:
+        while True:
+            sql, params = build_query(namespace, filter, slots=slots, semantic=semantic)
+            params.update(query=query, pool=pool, nearest=2 * pool, vector=vector)
+            await cursor.execute(sql, params)
+            rows = await cursor.fetchall()
+            terms = rows[0]["terms_found"] if rows else 0
+            if not slots or terms <= slots:
+                return _candidates(rows)
+            slots = terms
 
 
 def _candidates(rows: list[dict[str, Any]]) -> Candidates:

@@ -14,6 +14,9 @@ Backend = Literal["postgres", "embedded", "memory"]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+DEFAULT_RECALL_CACHE_ITEMS = 200_000
+
+
 @dataclass(frozen=True)
 class Settings:
     """How persistence and embeddings are chosen.
@@ -29,6 +32,8 @@ class Settings:
         pool_max_size: Largest connection pool size.
         ttl_sweep_minutes: How often expired items are deleted.
         connect_timeout_s: How long to wait for PostgreSQL before giving up with an error.
+        recall_cache_items: Items of recalled namespaces each process keeps in memory on
+            PostgreSQL (``casts.memory.recall_cache``); 0 recalls in SQL every time.
     """
 
     backend: Backend
@@ -40,6 +45,7 @@ class Settings:
     pool_max_size: int = 10
     ttl_sweep_minutes: float = 5.0
     connect_timeout_s: float = 20.0
+    recall_cache_items: int = DEFAULT_RECALL_CACHE_ITEMS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,7 +82,18 @@ class Settings:
             pool_max_size=_int(env, "MEMORY_POOL_MAX_SIZE") or 10,
             ttl_sweep_minutes=_float(env, "MEMORY_TTL_SWEEP_MINUTES", 5.0),
             connect_timeout_s=_float(env, "MEMORY_CONNECT_TIMEOUT", 20.0),
+            recall_cache_items=_count(env, "MEMORY_RECALL_CACHE_ITEMS", DEFAULT_RECALL_CACHE_ITEMS),
         )
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number >= 0 (0 meaning off), ``default`` when unset."""
+    value = _int(env, name)
+    if value is None:
+        return default
+    if value < 0:
+        raise ConfigurationError(f"{name}={value} must be 0 or more")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str) -> int | None:

@@ -1,0 +1,22 @@
+"""A namespace as a condition over a table's ``prefix`` column, in SQL.
+
+LangGraph keys items by ``prefix``: the namespace's labels joined with ".". Recall and the
+change log both ask for "this namespace and everything under it".
+"""
+
+from __future__ import annotations
+
+
+def within_namespace(alias: str, namespace: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """``alias.prefix`` in ``namespace`` or under it, as SQL with parameters ``ns``, ``ns_like``.
+
+    The namespace itself is matched as ``prefix COLLATE "C"`` (what the lexical and
+    change-log indexes serve), its sub-namespaces by ``LIKE`` (LangGraph's
+    ``text_pattern_ops`` prefix index).
+    """
+    path = ".".join(namespace)
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    sql = (
+        f"(({alias}.prefix COLLATE \"C\") = %(ns)s OR {alias}.prefix LIKE %(ns_like)s ESCAPE '\\')"
+    )
+    return sql, {"ns": path, "ns_like": f"{escaped}.%"}
