@@ -201,6 +201,29 @@ async def until_recovered(
             await asyncio.sleep(1)
 
 
+async def test_first_operations_after_a_restart_succeed(
+    postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """Idle connections the restart broke are replaced before use, not handed out to fail."""
+    pool_size = 3
+    settings = settings_for(
+        "postgres",
+        postgres.uri,
+        tmp_path,
+        MEMORY_POOL_MIN_SIZE=str(pool_size),
+        MEMORY_POOL_MAX_SIZE=str(pool_size),
+    )
+    async with open_store(settings) as store:
+        space = ("user", "restart", "profile")
+        await asyncio.gather(*(store.aput(space, f"k{i}", {"value": i}) for i in range(9)))
+        postgres.stop()
+        postgres.start()
+        # Every pooled connection is broken now; each of these takes one of them.
+        for i in range(2 * pool_size):
+            item = await store.aget(space, f"k{i}")
+            assert item is not None and item.value == {"value": i}
+
+
 async def test_dev_server_serves_again_after_postgres_restarts(
     postgres: EmbeddedPostgres, tmp_path: Path
 ) -> None:

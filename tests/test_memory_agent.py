@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage, SystemMessage
 from langgraph.store.base import PutOp, SearchOp
+from langgraph.store.postgres.aio import AsyncPostgresStore
 from pydantic import Field
 
-from casts.memory import memories, namespaces
+from casts.memory import memories, namespaces, recall_cache
 from casts.memory.errors import (
     ConfigurationError,
     InvalidValueError,
@@ -269,16 +270,23 @@ async def test_context_is_loaded_in_one_batch_and_not_reread(store, checkpointer
         for ops in counting.batches
         if any(isinstance(op, SearchOp) and op.namespace_prefix == profile_ns for op in ops)
     ]
-    # get_preference reads the profile itself (twice); the load node read it once, in one
-    # batch together with the preferences and the team workspace.
-    assert len(loads) == 3
-    load_namespaces = [getattr(op, "namespace_prefix", None) or op.namespace for op in loads[0]]
-    assert load_namespaces == [
+    read = [
         profile_ns,
         namespaces.user_preferences(user),
         namespaces.team_members(team),
         namespaces.team_workspace(team),
     ]
+    # get_preference reads the profile itself (twice); the load node read it once: in one
+    # batch together with the preferences and the team workspace or, on PostgreSQL, from
+    # the process's copies of them, brought up to date in one statement with the memories'.
+    if isinstance(store.inner, AsyncPostgresStore):
+        assert len(loads) == 2
+        cache = recall_cache.cache_for(store.inner)
+        assert all(cache.holds(namespace) for namespace in read)
+        assert cache.holds(namespaces.user_memories(user))
+    else:
+        assert len(loads) == 3
+        assert [getattr(op, "namespace_prefix", None) or op.namespace for op in loads[0]] == read
     assert not any(isinstance(op, PutOp) for ops in counting.batches for op in ops)
 
 

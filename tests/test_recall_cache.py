@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from langgraph.store.base import PutOp, SearchItem
+from langgraph.store.base import GetOp, PutOp, SearchItem, SearchOp
 
 from casts.memory import change_log, namespaces, recall_cache
 from casts.memory.fusion import Weights
@@ -22,7 +22,7 @@ from casts.memory.ingest import put_many, puts
 from casts.memory.lexical import bm25_scores, term_counts
 from casts.memory.persistence import open_store
 from casts.memory.recall import hybrid_search, recall
-from casts.memory.recall_cache import RecallCache
+from casts.memory.recall_cache import RecallCache, namespace_read
 from casts.memory.recall_index import IndexedItem, RecallIndex
 from casts.memory.records import Memory
 from tests.conftest import settings_for
@@ -289,3 +289,77 @@ async def test_writes_log_their_keys(pg_settings, fresh_database):
         ).fetchall()
     assert Counter(key for (key,) in rows)["a"] >= 2  # put, then delete
     assert "b" in {key for (key,) in rows}
+
+
+# --- a turn's reads ------------------------------------------------------------------------
+
+
+async def test_reads_from_copies_equal_the_store_and_take_one_statement(pg_settings, monkeypatch):
+    user, team = "reader", "crew"
+    profile, prefs = namespaces.user_profile(user), namespaces.user_preferences(user)
+    members, workspace = namespaces.team_members(team), namespaces.team_workspace(team)
+    mems = namespaces.user_memories(user)
+    ops = [
+        SearchOp(profile, limit=100),
+        SearchOp(prefs, limit=2, offset=1),
+        GetOp(members, user),
+        GetOp(members, "nobody"),
+        SearchOp(workspace, limit=100),
+    ]
+    statements: list[str] = []
+    original = psycopg.AsyncCursor.execute
+
+    async def counted(cursor, query, *args, **kwargs):
+        statements.append(str(query))
+        return await original(cursor, query, *args, **kwargs)
+
+    async with open_store(pg_settings) as store, open_store(pg_settings) as writer:
+        # One write each: distinct updated_at, so "newest first" is one order.
+        for op in (
+            [PutOp(profile, f"f{i}", {"value": i}) for i in range(5)]
+            + [PutOp(prefs, f"p{i}", {"value": i}) for i in range(4)]
+            + [PutOp(members, user, {"role": "member"}), PutOp(workspace, "plan", {"v": 1})]
+            + [PutOp(mems, "m", memory("the crew sails at dawn"))]
+        ):
+            await writer.abatch([op])
+        for turn in range(3):
+            if turn == 2:  # another process writes between turns
+                await writer.aput(profile, "f9", {"value": "new"})
+                await writer.adelete(prefs, "p0")
+            expected = await store.abatch(ops)
+            statements.clear()
+            monkeypatch.setattr(psycopg.AsyncCursor, "execute", counted)
+            async with recall_cache.reading(store, [*map(namespace_read, ops), mems]) as reads:
+                assert reads is not None
+                got = [reads.run(op) for op in ops]
+                recalled = await recall(store, mems, "dawn", limit=1)
+            monkeypatch.setattr(psycopg.AsyncCursor, "execute", original)
+            assert [_plain(result) for result in got] == [_plain(result) for result in expected]
+            assert keys(recalled) == ["m"]
+            if turn:  # the copies exist: one statement catches all five namespaces up
+                # ("" is the pool's check of the connection it hands out)
+                assert [sql for sql in statements if sql] == [statements[-1]], statements
+
+
+def _plain(result):
+    if isinstance(result, list):
+        return [(item.namespace, item.key, item.value, item.updated_at) for item in result]
+    if result is None:
+        return None
+    return (result.namespace, result.key, result.value, result.updated_at)
+
+
+async def test_reads_fall_back_to_the_store_where_copies_do_not_apply(pg_settings, tmp_path: Path):
+    memory_settings = settings_for("memory", None, tmp_path)
+    profile = namespaces.user_profile("x")
+    async with (
+        open_store(memory_settings) as store,
+        recall_cache.reading(store, [profile]) as reads,
+    ):
+        assert reads is None
+    async with open_store(pg_settings) as store:
+        recall_cache.attach(store.inner, RecallCache(max_items=10, namespace_limit=2))
+        big = namespaces.user_profile("big")
+        await store.abatch([PutOp(big, f"f{i}", {"value": i}) for i in range(3)])
+        async with recall_cache.reading(store, [big]) as reads:
+            assert reads is None

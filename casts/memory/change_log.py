@@ -21,6 +21,7 @@ in what the reader saw. Re-reading a key is harmless (its current row replaces t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -120,31 +121,45 @@ FROM size LEFT JOIN store s ON NOT size.too_many AND {within} AND {alive}"""
 
 
 def changes_query(
-    namespace: tuple[str, ...], since: int, *, vectors: bool
+    parts: Sequence[tuple[tuple[str, ...], int]], *, vectors: bool
 ) -> tuple[str, dict[str, Any]]:
-    """The items of ``namespace`` and under it changed at or after watermark ``since``.
+    """The items changed at or after each watermark, in each namespace and under it.
 
-    Returns rows of ``_row_columns`` (all NULL but ``changed_prefix`` and ``changed_key``
-    for an item gone since) plus ``watermark``, ``reload`` (a bulk change, or log entries
-    the reader may have missed were pruned) and the changed ``(changed_prefix,
-    changed_key)``; one row of NULLs when nothing changed.
+    Args:
+        parts: ``(namespace, watermark)`` of each copy to catch up, in one statement.
+        vectors: Whether the store has ``store_vectors``.
+
+    Returns rows of ``_row_columns`` (all NULL but ``part``, ``changed_prefix`` and
+    ``changed_key`` for an item gone since), plus ``watermark`` and ``reload`` (per part,
+    from 1: a bulk change, or log entries the copy may have missed were pruned); one row of
+    NULLs besides those two when nothing changed.
     """
-    within, params = within_namespace("c", namespace)
+    params: dict[str, Any] = {}
+    changed, reload = [], []
+    for part, (namespace, since) in enumerate(parts):
+        path = ".".join(namespace)
+        # Sub-namespaces as a range: "ns." <= prefix < "ns/" ("/" follows "." in "C" order).
+        params.update({f"ns{part}": path, f"sub{part}": f"{path}.", f"end{part}": f"{path}/"})
+        params[f"since{part}"] = str(since)
+        changed.append(
+            f"SELECT DISTINCT {part} AS part, c.prefix, c.key FROM {CHANGES_TABLE} c "
+            f"WHERE (c.prefix = %(ns{part})s OR (c.prefix >= %(sub{part})s "
+            f"AND c.prefix < %(end{part})s)) AND c.xid >= %(since{part})s::text::xid8"
+        )
+        reload.append(
+            f"EXISTS (SELECT 1 FROM changed WHERE part = {part} AND key IS NULL) "
+            f"OR (SELECT pruned_through FROM {PRUNED_TABLE}) >= %(since{part})s::text::xid8"
+        )
     sql = f"""
-WITH changed AS MATERIALIZED (
-    SELECT DISTINCT c.prefix, c.key FROM {CHANGES_TABLE} c
-    WHERE {within} AND c.xid >= %(since)s::text::xid8),
-flags AS MATERIALIZED (
-    SELECT {_WATERMARK} AS watermark,
-        EXISTS (SELECT 1 FROM changed WHERE key IS NULL)
-        OR (SELECT pruned_through FROM {PRUNED_TABLE}) >= %(since)s::text::xid8 AS reload)
-SELECT f.watermark, f.reload, ch.prefix AS changed_prefix, ch.key AS changed_key,
+WITH changed AS MATERIALIZED ({" UNION ALL ".join(changed)}),
+flags AS MATERIALIZED (SELECT {_WATERMARK} AS watermark, ARRAY[{", ".join(reload)}] AS reload)
+SELECT f.watermark, f.reload, ch.part, ch.prefix AS changed_prefix, ch.key AS changed_key,
     {_row_columns(vectors)}
 FROM flags f
-LEFT JOIN changed ch ON NOT f.reload
+LEFT JOIN changed ch ON ch.key IS NOT NULL AND NOT f.reload[ch.part + 1]
 LEFT JOIN store s ON s.prefix = ch.prefix AND s.key = ch.key
     AND (s.expires_at IS NULL OR s.expires_at > NOW())"""
-    return sql, {**params, "since": str(since)}
+    return sql, params
 
 
 PRUNE = f"""

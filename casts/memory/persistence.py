@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+import select
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.base import IndexConfig, TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, OperationalError
+from psycopg.pq import ConnStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -69,7 +72,8 @@ def redact(uri: str) -> str:
 async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
     """A connection pool configured as the LangGraph Postgres classes require.
 
-    Connections are checked before use, so the pool recovers after the server restarts.
+    Connections are checked before use (``check_idle_connection``), so the pool recovers
+    after the server restarts.
     A request for a connection waits at most ``connect_timeout_s`` (psycopg_pool's default
     is 30 s, whatever the setting), and one reconnection attempt backs off for at most that
     long before the pool starts a fresh one: the backoff doubles while the server is down,
@@ -84,7 +88,7 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         min_size=settings.pool_min_size,
         max_size=max(settings.pool_max_size, settings.pool_min_size),
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        check=AsyncConnectionPool.check_connection,
+        check=check_idle_connection,
         timeout=settings.connect_timeout_s,
         reconnect_timeout=settings.connect_timeout_s,
         open=False,
@@ -101,6 +105,22 @@ async def open_pool(uri: str, settings: Settings) -> AsyncIterator[AsyncConnecti
         yield pool
     finally:
         await pool.close()
+
+
+async def check_idle_connection(conn: AsyncConnection[Any]) -> None:
+    """Raise if a connection the pool is about to hand out is broken.
+
+    An idle connection has nothing to read unless the server has gone: a server that
+    stops or restarts sends a termination notice and closes the socket, either of which
+    makes it readable. Only then is the server asked (psycopg_pool's own check, a round
+    trip), so a healthy connection costs no round trip before every store operation.
+    (A notification from LISTEN would trigger the full check too; the store uses none.)
+    """
+    if conn.closed or conn.pgconn.status != ConnStatus.OK:
+        raise OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 @asynccontextmanager

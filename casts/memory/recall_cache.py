@@ -26,12 +26,14 @@ import math
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from langgraph.store.base import SearchItem
+from langgraph.store.base import BaseStore, GetOp, Item, Op, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -40,7 +42,7 @@ from casts.memory import change_log
 from casts.memory.fusion import Candidates, Weights
 from casts.memory.lexical import term_counts, terms
 from casts.memory.recall_index import IndexedItem, RecallIndex, indexed_text
-from casts.memory.recall_sql import store_connection
+from casts.memory.recall_sql import refresh_ttl, store_connection
 from casts.memory.settings import DEFAULT_RECALL_CACHE_ITEMS
 
 NAMESPACE_LIMIT = 50_000
@@ -82,6 +84,13 @@ class RecallCache:
         """Whether a copy of ``namespace`` is in memory."""
         return namespace in self._copies
 
+    def applies_to(self, namespace: Namespace) -> bool:
+        """Whether ``namespace`` may be copied (copies on, not every namespace, not too large)."""
+        if not self.max_items or not namespace:
+            return False
+        checked = self._too_large.get(namespace)
+        return checked is None or time.monotonic() - checked >= TOO_LARGE_RECHECK_S
+
     async def candidates(
         self,
         store: AsyncPostgresStore,
@@ -93,39 +102,62 @@ class RecallCache:
     ) -> Candidates | None:
         """Each signal's top ``pool`` items for ``query``; None when the copy cannot answer.
 
-        The query is embedded while the copy is brought up to date.
+        The query is embedded while the copy is brought up to date; inside ``reading`` of
+        the namespace the copy is used as that brought it.
         """
-        if not self.max_items or not namespace or self._recently_too_large(namespace):
+        if not self.applies_to(namespace):
             return None
         semantic = weights.uses_semantic and bool(store.index_config)
         embedding = store.embeddings.aembed_query(query) if semantic else _none()  # type: ignore[union-attr]
-        vector, copy = await asyncio.gather(embedding, self._current(store, namespace))
-        if copy is None:
-            return None
+        copy = self._copies.get(namespace) if (self, namespace) in _read.get() else None
+        if copy is not None:
+            vector = await embedding
+        else:
+            vector, copies = await asyncio.gather(embedding, self.up_to_date(store, [namespace]))
+            if copies is None:
+                return None
+            copy = copies[namespace]
         query_terms = terms(query) if weights.uses_lexical else ()
         return copy.index.candidates(query_terms, vector, pool=pool, now=time.time())
 
-    def _recently_too_large(self, namespace: Namespace) -> bool:
-        checked = self._too_large.get(namespace)
-        return checked is not None and time.monotonic() - checked < TOO_LARGE_RECHECK_S
+    async def up_to_date(
+        self, store: AsyncPostgresStore, namespaces: Sequence[Namespace]
+    ) -> dict[Namespace, _Copy] | None:
+        """Copies of ``namespaces``, current as of one statement; None if one is too large.
 
-    async def _current(self, store: AsyncPostgresStore, namespace: Namespace) -> _Copy | None:
-        """The namespace's copy brought up to date (loaded first when there is none)."""
+        A namespace without a copy is loaded first (a statement of its own, once).
+        """
         vectors = bool(store.index_config)
-        copy = self._copies.get(namespace)
-        if copy is None:
-            lock = self._loading.setdefault(namespace, asyncio.Lock())
-            async with lock:
-                copy = self._copies.get(namespace)
+        wanted = list(dict.fromkeys(namespaces))
+        copies: dict[Namespace, _Copy] = {}
+        async with store_connection(store) as conn:
+            for namespace in wanted:
+                copy = self._copies.get(namespace) or await self._loaded(conn, namespace, vectors)
                 if copy is None:
-                    async with store_connection(store) as conn:
-                        copy = await self._load(conn, namespace, vectors=vectors)
-                    self._loading.pop(namespace, None)
-                    return self._keep(namespace, copy)
-        async with copy.lock, store_connection(store) as conn:
-            fresh = await self._catch_up(conn, namespace, copy, vectors=vectors)
+                    return None
+                copies[namespace] = copy
+            async with AsyncExitStack() as locks:
+                for namespace in sorted(copies):  # one order everywhere: no lock cycles
+                    await locks.enter_async_context(copies[namespace].lock)
+                await self._catch_up(conn, copies, vectors=vectors)
             await self._prune_now_and_then(conn)
-        return self._keep(namespace, fresh)
+        for namespace in wanted:  # a reload may have found one too large
+            if not self.applies_to(namespace) or self._keep(namespace, copies[namespace]) is None:
+                self._copies.pop(namespace, None)
+                return None
+        return copies
+
+    async def _loaded(
+        self, conn: AsyncConnection[Any], namespace: Namespace, vectors: bool
+    ) -> _Copy | None:
+        """The namespace's copy, loaded by one coroutine while the others wait for it."""
+        async with self._loading.setdefault(namespace, asyncio.Lock()):
+            copy = self._copies.get(namespace)
+            if copy is None:
+                copy = await self._load(conn, namespace, vectors=vectors)
+                self._keep(namespace, copy)
+            self._loading.pop(namespace, None)
+            return copy
 
     async def _load(
         self, conn: AsyncConnection[Any], namespace: Namespace, *, vectors: bool
@@ -142,33 +174,49 @@ class RecallCache:
         return _Copy(index, int(rows[0]["watermark"]))
 
     async def _catch_up(
-        self, conn: AsyncConnection[Any], namespace: Namespace, copy: _Copy, *, vectors: bool
-    ) -> _Copy | None:
-        """Apply what changed since the copy's watermark; reload when the log says to."""
-        sql, params = change_log.changes_query(namespace, copy.watermark, vectors=vectors)
+        self, conn: AsyncConnection[Any], copies: dict[Namespace, _Copy], *, vectors: bool
+    ) -> None:
+        """Apply what changed since each copy's watermark; reload where the log says to."""
+        parts = list(copies)
+        sql, params = change_log.changes_query(
+            [(namespace, copies[namespace].watermark) for namespace in parts], vectors=vectors
+        )
         rows = await _fetch(conn, sql, params)
-        if rows[0]["reload"]:
-            return await self._load(conn, namespace, vectors=vectors)
+        watermark, reload = int(rows[0]["watermark"]), rows[0]["reload"]
         for row in rows:
             if row["changed_key"] is None:
                 continue
+            index = copies[parts[row["part"]]].index
             if row["key"] is None:
-                copy.index.remove((tuple(row["changed_prefix"].split(".")), row["changed_key"]))
+                index.remove((tuple(row["changed_prefix"].split(".")), row["changed_key"]))
             else:
-                copy.index.put(_indexed(row))
-        copy.watermark = int(rows[0]["watermark"])
-        if len(copy.index) > self.namespace_limit:
-            self._too_large[namespace] = time.monotonic()
-            return None
-        return copy
+                index.put(_indexed(row))
+        for part, namespace in enumerate(parts):
+            if reload[part]:
+                fresh = await self._load(conn, namespace, vectors=vectors)
+                if fresh is None:  # too large now: up_to_date drops the copy
+                    continue
+                copies[namespace].index = fresh.index
+                copies[namespace].watermark = fresh.watermark
+            else:
+                copies[namespace].watermark = watermark
 
     def _keep(self, namespace: Namespace, copy: _Copy | None) -> _Copy | None:
-        """Remember ``copy`` as most recently used and drop the least used past the budget."""
-        if copy is None:
+        """Remember ``copy`` as most recently used and drop the least used past the budget.
+
+        The budget is counted when a copy is added (not on every use: that would cost a
+        pass over all copies per recall); copies grown by catching up count at the next.
+        """
+        if copy is None or len(copy.index) > self.namespace_limit:
             self._copies.pop(namespace, None)
+            if copy is not None:
+                self._too_large[namespace] = time.monotonic()
             return None
+        added = self._copies.get(namespace) is not copy
         self._copies[namespace] = copy
         self._copies.move_to_end(namespace)
+        if not added:
+            return copy
         total = sum(len(kept.index) for kept in self._copies.values())
         while total > self.max_items and len(self._copies) > 1:
             _, dropped = self._copies.popitem(last=False)
@@ -180,6 +228,92 @@ class RecallCache:
         if time.monotonic() - self._pruned_at >= PRUNE_INTERVAL_S:
             self._pruned_at = time.monotonic()
             await change_log.prune(conn)
+
+
+# (cache, namespace) pairs brought up to date by the enclosing ``reading`` block.
+_read: ContextVar[frozenset[tuple[RecallCache, Namespace]]] = ContextVar(
+    "memory_casts_read", default=frozenset()
+)
+
+
+class Reads:
+    """Store reads answered from copies that one statement brought up to date.
+
+    Answers ``GetOp`` and listing ``SearchOp`` (no query, no filter) as the store does:
+    a listing is newest first (``updated_at``, as LangGraph's PostgreSQL search orders it).
+    """
+
+    def __init__(self, copies: dict[Namespace, _Copy]) -> None:
+        self._copies = copies
+        self._now = time.time()
+        self.expiring: list[SearchItem] = []
+
+    @staticmethod
+    def answers(op: Op) -> bool:
+        """Whether ``run`` can answer ``op``."""
+        return isinstance(op, GetOp) or (
+            isinstance(op, SearchOp) and op.query is None and not op.filter
+        )
+
+    def run(self, op: GetOp | SearchOp) -> Item | list[SearchItem] | None:
+        """The result the store would give for ``op``."""
+        if isinstance(op, GetOp):
+            entry = self._copies[op.namespace].index.get((op.namespace, op.key), now=self._now)
+            if entry is None:
+                return None
+            self._note(entry)
+            found = entry.item
+            return Item(
+                value=found.value,
+                key=found.key,
+                namespace=found.namespace,
+                created_at=found.created_at,
+                updated_at=found.updated_at,
+            )
+        entries = self._copies[op.namespace_prefix].index.live(now=self._now)
+        entries.sort(key=lambda entry: (entry.item.updated_at, entry.item.key), reverse=True)
+        page = entries[op.offset : op.offset + op.limit]
+        for entry in page:
+            self._note(entry)
+        return [entry.item for entry in page]
+
+    def _note(self, entry: IndexedItem) -> None:
+        if entry.has_ttl:
+            self.expiring.append(entry.item)
+
+
+def namespace_read(op: GetOp | SearchOp) -> Namespace:
+    """The namespace whose copy answers ``op``."""
+    return op.namespace if isinstance(op, GetOp) else op.namespace_prefix
+
+
+@asynccontextmanager
+async def reading(store: BaseStore, namespaces: Sequence[Namespace]) -> AsyncIterator[Reads | None]:
+    """Copies of ``namespaces`` brought up to date in one statement, for a turn's reads.
+
+    Inside the block, recall in those namespaces scores the copies as they are instead of
+    catching them up again: the turn waits for one round trip in all. Yields None where
+    copies do not apply (not PostgreSQL, copies off, a namespace too large): read the store.
+    TTLs of the items read are refreshed on the way out, as the store's reads do.
+    """
+    inner = getattr(store, "inner", store)
+    if not isinstance(inner, AsyncPostgresStore):
+        yield None
+        return
+    cache = cache_for(inner)
+    copies = None
+    if all(cache.applies_to(namespace) for namespace in namespaces):
+        copies = await cache.up_to_date(inner, namespaces)
+    if copies is None:
+        yield None
+        return
+    reads = Reads(copies)
+    token = _read.set(_read.get() | {(cache, namespace) for namespace in copies})
+    try:
+        yield reads
+    finally:
+        _read.reset(token)
+    await refresh_ttl(inner, reads.expiring)
 
 
 _caches: weakref.WeakKeyDictionary[AsyncPostgresStore, RecallCache] = weakref.WeakKeyDictionary()

@@ -53,6 +53,7 @@ class IndexedItem:
         vectors: Its embeddings, one per embedded field (none: not semantically searchable).
         expires_at: When it expires, in epoch seconds (``math.inf``: never).
         has_ttl: Whether it carries a TTL (its expiry is refreshed when recall returns it).
+        item_id: The item's namespace and key (derived from ``item``).
     """
 
     item: SearchItem
@@ -60,11 +61,10 @@ class IndexedItem:
     vectors: list[np.ndarray] = field(default_factory=list)
     expires_at: float = _NEVER
     has_ttl: bool = False
+    item_id: ItemId = field(init=False)
 
-    @property
-    def item_id(self) -> ItemId:
-        """The item's namespace and key."""
-        return (tuple(self.item.namespace), self.item.key)
+    def __post_init__(self) -> None:
+        self.item_id = (tuple(self.item.namespace), self.item.key)
 
 
 class _Postings:
@@ -143,6 +143,16 @@ class RecallIndex:
         for entry in entries:
             self.put(entry)
 
+    def get(self, item_id: ItemId, *, now: float) -> IndexedItem | None:
+        """The item, unless the index does not hold it or it expired by ``now``."""
+        slot = self._slots.get(item_id)
+        entry = None if slot is None else self._items[slot]
+        return entry if entry is not None and entry.expires_at > now else None
+
+    def live(self, *, now: float) -> list[IndexedItem]:
+        """Every item not expired by ``now``, in no particular order."""
+        return [entry for entry in self._items if entry is not None and entry.expires_at > now]
+
     def candidates(
         self,
         query_terms: Sequence[str],
@@ -216,18 +226,18 @@ class RecallIndex:
         """The ``pool`` best eligible slots as item id -> score, best first, ties by id."""
         slots = np.flatnonzero(eligible)
         if len(slots) > pool:
-            threshold = np.partition(scores[slots], len(slots) - pool)[len(slots) - pool]
-            slots = slots[scores[slots] >= threshold]
+            values = scores[slots]
+            threshold = np.partition(values, len(slots) - pool)[len(slots) - pool]
+            slots = slots[values >= threshold]
+        items = self._items
         ranked = sorted(
-            ((float(scores[slot]), self._item_id(slot)) for slot in slots),
-            key=lambda pair: (-pair[0], pair[1]),
+            zip(
+                (-scores[slots]).tolist(),
+                [items[slot].item_id for slot in slots.tolist()],  # type: ignore[union-attr]
+                strict=True,
+            )
         )
-        return {item_id: score for score, item_id in ranked[:pool]}
-
-    def _item_id(self, slot: int) -> ItemId:
-        entry = self._items[slot]
-        assert entry is not None
-        return entry.item_id
+        return {item_id: -negated for negated, item_id in ranked[:pool]}
 
     def _add_vector(self, slot: int, vector: np.ndarray) -> None:
         """Store ``vector`` unit-length (a zero vector stays zero: similarity 0)."""

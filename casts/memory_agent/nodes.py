@@ -16,10 +16,11 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, GetOp, SearchItem, SearchOp
 
 from casts.base_node import AsyncBaseNode
-from casts.memory import memories, namespaces
+from casts.memory import memories, namespaces, recall_cache
 from casts.memory.context import MemoryContext
 from casts.memory.identity import Identity, resolve_identity
-from casts.memory.store import require_store
+from casts.memory.recall_cache import namespace_read
+from casts.memory.store import check_op, require_store
 from casts.memory_agent.modules.models import chat_model_from_env
 from casts.memory_agent.modules.prompts import render_system_prompt
 from casts.memory_agent.modules.state import Known, MemoryAgentState
@@ -44,11 +45,13 @@ async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
     """Read everything the agent should know this turn.
 
     Profile, preferences and (when the run names a team) the user's membership of the team
-    and the team workspace are read in one ``abatch`` -- one round trip. The workspace is
-    kept only when the membership exists (same rule as ``casts.memory.workspace``: members
-    keyed by user id), so naming someone else's team reveals nothing. Recall is its own
-    call, because it ranks (and may embed the query) on its own terms; it runs concurrently
-    with the batch, so the turn waits for one round trip, not two in a row.
+    and the team workspace are read together with recall's memories. On PostgreSQL the
+    process's copies of those namespaces are brought up to date in one statement and
+    answer everything (``recall_cache.reading``); elsewhere the reads are one ``abatch``,
+    run concurrently with recall. Either way the turn waits for one round trip. The
+    workspace is kept only when the membership exists (same rule as
+    ``casts.memory.workspace``: members keyed by user id), so naming someone else's team
+    reveals nothing.
     """
     user_id = identity.require_user()
     ops = [
@@ -60,10 +63,20 @@ async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
             GetOp(namespaces.team_members(identity.team_id), user_id),
             SearchOp(namespaces.team_workspace(identity.team_id), limit=MAX_WORKSPACE_ITEMS),
         ]
-    relevant = (
-        memories.recall_memories(store, user_id, query, RELEVANT_MEMORIES) if query else _nothing()
-    )
-    results, recalled = await asyncio.gather(store.abatch(ops), relevant)
+    for position, op in enumerate(ops):
+        check_op(op, position)
+    recalled_in = [namespaces.user_memories(user_id)] if query else []
+    async with recall_cache.reading(store, [*map(namespace_read, ops), *recalled_in]) as reads:
+        relevant = (
+            memories.recall_memories(store, user_id, query, RELEVANT_MEMORIES)
+            if query
+            else _nothing()
+        )
+        if reads is not None:
+            results: list[Any] = [reads.run(op) for op in ops]
+            recalled = await relevant
+        else:
+            results, recalled = await asyncio.gather(store.abatch(ops), relevant)
     profile, preferences, *team = results
     known: Known = {
         "profile": _values(profile),
