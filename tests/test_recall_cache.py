@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -363,3 +364,38 @@ async def test_reads_fall_back_to_the_store_where_copies_do_not_apply(pg_setting
         await store.abatch([PutOp(big, f"f{i}", {"value": i}) for i in range(3)])
         async with recall_cache.reading(store, [big]) as reads:
             assert reads is None
+
+
+async def test_catching_up_reads_each_changed_item_by_its_key(pg_settings, fresh_database):
+    """The plan of the catch-up function looks changed items up by ``store``'s primary key
+    (comparing the log's "C" prefix to ``store``'s made it scan the namespace per item)."""
+    space = namespaces.user_memories("by-key")
+    prefix = ".".join(space)
+    async with open_store(pg_settings):
+        pass  # migrated
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(  # others' items, enough that a scan would cost more than the key
+            "INSERT INTO store (prefix, key, value) SELECT 'user.other' || (i % 100), "
+            "'k' || i, '{}' FROM generate_series(1, 20000) i"
+        )
+        conn.execute(
+            "INSERT INTO store (prefix, key, value) SELECT %s, 'k' || i, '{}' "
+            "FROM generate_series(1, 50) i",
+            (prefix,),
+        )
+        conn.execute("ANALYZE store")
+        plans: list[str] = []
+        conn.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+        for setting in (
+            "LOAD 'auto_explain'",
+            "SET auto_explain.log_min_duration = 0",
+            "SET auto_explain.log_nested_statements = on",
+            "SET client_min_messages = log",
+        ):
+            conn.execute(setting)
+        sql, params = change_log.changes_query([(space, 0)])
+        rows = conn.execute(sql, params).fetchall()
+    assert len(rows) == 50
+    (plan,) = [plan for plan in plans if "FROM store s" in plan and "Index" in plan]
+    # Both key columns in the index condition (a skip scan on the key alone is no lookup).
+    assert re.search(r"store_pkey on store s .*\n\s+Index Cond: \(\(prefix = ", plan), plan

@@ -58,6 +58,64 @@ def _triggers(table: str) -> list[str]:
     ]
 
 
+CHANGES_FUNCTION = "memory_casts_changes_since"
+# Raised whenever the log's SQL changes: a database whose functions carry another comment
+# gets them (and the triggers) created again.
+CHANGE_LOG_VERSION = 1
+_VERSION_COMMENT = f"memory-casts change log v{CHANGE_LOG_VERSION}"
+
+
+def _changes_select(vectors: str) -> str:
+    """The catch-up query of ``_CHANGES_FUNCTION``, embeddings given by ``vectors``."""
+    return f"""
+        SELECT pg_snapshot_xmin(pg_current_snapshot())::text,
+            (SELECT p.pruned_through::text FROM {PRUNED_TABLE} p), ch.part,
+            ch.prefix, ch.key, s.prefix, s.key, s.value, s.created_at, s.updated_at,
+            s.expires_at, s.ttl_minutes IS NOT NULL, {vectors}
+        FROM (SELECT 1) one
+        LEFT JOIN (
+            SELECT DISTINCT q.part, c.prefix, c.key
+            FROM unnest(namespaces, since) WITH ORDINALITY AS q(ns, since, part)
+            JOIN {CHANGES_TABLE} c ON c.prefix >= q.ns AND c.prefix < q.ns || '/'
+                AND (c.prefix = q.ns OR c.prefix >= q.ns || '.') AND c.xid >= q.since) ch
+            ON true
+        LEFT JOIN LATERAL (
+            SELECT * FROM store s
+            WHERE s.prefix = ch.prefix COLLATE "default" AND s.key = ch.key
+                AND (s.expires_at IS NULL OR s.expires_at > NOW())
+            LIMIT 1) s ON true"""
+
+
+# The catch-up as a function: its plans are made once per connection (generic plans,
+# which suit its index lookups), where the same statement sent by the client was planned
+# again on every call -- most of its cost. STABLE: it reads with the calling statement's
+# snapshot, so the watermark matches the rows. The namespace and its sub-namespaces as
+# one index range, "ns" <= prefix < "ns/" ("/" follows "." in the log's "C" order), less
+# the other prefixes in it ("ns-x"). The log's prefix is compared to ``store``'s in the
+# database's collation, so the lookup uses ``store``'s primary key. ``store_vectors``
+# exists only where the store embeds; a PL/pgSQL branch is planned only when it runs.
+_CHANGES_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {CHANGES_FUNCTION}(namespaces text[], since xid8[])
+    RETURNS TABLE (watermark text, pruned text, part bigint, changed_prefix text,
+        changed_key text, prefix text, key text, value jsonb, created_at timestamptz,
+        updated_at timestamptz, expires_at timestamptz, has_ttl boolean, vectors text[])
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF to_regclass('store_vectors') IS NULL THEN
+        RETURN QUERY {_changes_select("ARRAY[]::text[]")};
+    ELSE
+        RETURN QUERY {
+    _changes_select(
+        "ARRAY(SELECT sv.embedding::text FROM store_vectors sv "
+        "WHERE sv.prefix = s.prefix AND sv.key = s.key ORDER BY sv.field_name)"
+    )
+};
+    END IF;
+END $$"""
+
 MIGRATION = (
     f"""CREATE TABLE IF NOT EXISTS {CHANGES_TABLE} (
         prefix text COLLATE "C" NOT NULL,
@@ -72,11 +130,15 @@ MIGRATION = (
         pruned_through xid8 NOT NULL)""",
     f"INSERT INTO {PRUNED_TABLE} (pruned_through) VALUES ('0') ON CONFLICT DO NOTHING",
     _FUNCTION,
+    _CHANGES_FUNCTION,
+    f"COMMENT ON FUNCTION {CHANGES_FUNCTION}(text[], xid8[]) IS '{_VERSION_COMMENT}'",
 )
 
 # Whether the log is in place: its function and every trigger (an SQL expression).
 # ``store_vectors`` exists only where the store embeds.
 READY = f"""(to_regproc('{LOG_FUNCTION}') IS NOT NULL
+    AND coalesce(obj_description(to_regprocedure('{CHANGES_FUNCTION}(text[], xid8[])'),
+                                 'pg_proc') = '{_VERSION_COMMENT}', false)
     AND (SELECT count(*) FROM pg_trigger WHERE tgname LIKE '{LOG_FUNCTION}_%%')
         = {len(_EVENTS)} * (SELECT count(*) FROM unnest(ARRAY{list(LOGGED_TABLES)}) t
                            WHERE to_regclass(t) IS NOT NULL))"""
@@ -120,46 +182,31 @@ FROM size LEFT JOIN store s ON NOT size.too_many AND {within} AND {alive}"""
     return sql, {**params, "limit": limit}
 
 
-def changes_query(
-    parts: Sequence[tuple[tuple[str, ...], int]], *, vectors: bool
-) -> tuple[str, dict[str, Any]]:
+def changes_query(parts: Sequence[tuple[tuple[str, ...], int]]) -> tuple[str, dict[str, Any]]:
     """The items changed at or after each watermark, in each namespace and under it.
 
     Args:
         parts: ``(namespace, watermark)`` of each copy to catch up, in one statement.
-        vectors: Whether the store has ``store_vectors``.
 
-    Returns rows of ``_row_columns`` (all NULL but ``part``, ``changed_prefix`` and
-    ``changed_key`` for an item gone since), plus ``watermark`` and ``reload`` (per part,
-    from 1: a bulk change, or log entries the copy may have missed were pruned); one row of
-    NULLs besides those two when nothing changed.
+    Returns rows of ``CHANGES_FUNCTION`` (see ``_CHANGES_FUNCTION``); ``part`` counts from 1.
     """
-    params: dict[str, Any] = {}
-    changed, reload = [], []
-    for part, (namespace, since) in enumerate(parts):
-        path = ".".join(namespace)
-        # Sub-namespaces as a range: "ns." <= prefix < "ns/" ("/" follows "." in "C" order).
-        params.update({f"ns{part}": path, f"sub{part}": f"{path}.", f"end{part}": f"{path}/"})
-        params[f"since{part}"] = str(since)
-        changed.append(
-            f"SELECT DISTINCT {part} AS part, c.prefix, c.key FROM {CHANGES_TABLE} c "
-            f"WHERE (c.prefix = %(ns{part})s OR (c.prefix >= %(sub{part})s "
-            f"AND c.prefix < %(end{part})s)) AND c.xid >= %(since{part})s::text::xid8"
-        )
-        reload.append(
-            f"EXISTS (SELECT 1 FROM changed WHERE part = {part} AND key IS NULL) "
-            f"OR (SELECT pruned_through FROM {PRUNED_TABLE}) >= %(since{part})s::text::xid8"
-        )
-    sql = f"""
-WITH changed AS MATERIALIZED ({" UNION ALL ".join(changed)}),
-flags AS MATERIALIZED (SELECT {_WATERMARK} AS watermark, ARRAY[{", ".join(reload)}] AS reload)
-SELECT f.watermark, f.reload, ch.part, ch.prefix AS changed_prefix, ch.key AS changed_key,
-    {_row_columns(vectors)}
-FROM flags f
-LEFT JOIN changed ch ON ch.key IS NOT NULL AND NOT f.reload[ch.part + 1]
-LEFT JOIN store s ON s.prefix = ch.prefix AND s.key = ch.key
-    AND (s.expires_at IS NULL OR s.expires_at > NOW())"""
+    sql = f"SELECT * FROM {CHANGES_FUNCTION}(%(namespaces)s::text[], %(since)s::xid8[])"
+    params = {
+        "namespaces": [".".join(namespace) for namespace, _ in parts],
+        "since": [str(since) for _, since in parts],
+    }
     return sql, params
+
+
+def must_reload(rows: Sequence[dict[str, Any]], part: int, since: int) -> bool:
+    """Whether the copy of ``part`` (from 1) must be loaded again rather than caught up.
+
+    A statement changed the namespace in bulk (logged without a key), or log entries the
+    copy has not seen may have been pruned.
+    """
+    if int(rows[0]["pruned"]) >= since:
+        return True
+    return any(row["part"] == part and row["changed_key"] is None for row in rows)
 
 
 PRUNE = f"""

@@ -179,20 +179,24 @@ class RecallCache:
         """Apply what changed since each copy's watermark; reload where the log says to."""
         parts = list(copies)
         sql, params = change_log.changes_query(
-            [(namespace, copies[namespace].watermark) for namespace in parts], vectors=vectors
+            [(namespace, copies[namespace].watermark) for namespace in parts]
         )
         rows = await _fetch(conn, sql, params)
-        watermark, reload = int(rows[0]["watermark"]), rows[0]["reload"]
+        watermark = int(rows[0]["watermark"])
+        reload = [
+            change_log.must_reload(rows, part, copies[namespace].watermark)
+            for part, namespace in enumerate(parts, start=1)
+        ]
         for row in rows:
-            if row["changed_key"] is None:
+            if row["changed_key"] is None or reload[row["part"] - 1]:
                 continue
-            index = copies[parts[row["part"]]].index
+            index = copies[parts[row["part"] - 1]].index
             if row["key"] is None:
                 index.remove((tuple(row["changed_prefix"].split(".")), row["changed_key"]))
             else:
                 index.put(_indexed(row))
-        for part, namespace in enumerate(parts):
-            if reload[part]:
+        for namespace, again in zip(parts, reload, strict=True):
+            if again:
                 fresh = await self._load(conn, namespace, vectors=vectors)
                 if fresh is None:  # too large now: up_to_date drops the copy
                     continue
