@@ -315,8 +315,9 @@ class RoundTrips:
 
     Units recorded: each ``AsyncPostgresStore.abatch`` (one pipelined batch), each
     ``AsyncCursor.execute`` (one statement) and each pool checkout (``getconn``, which runs
-    the pool's connection check -- itself a round trip). Nested or overlapping units (a
-    statement inside a batch, recall running concurrently with the batch) are merged, so
+    the pool's connection check: a round trip only when the socket shows the server left).
+    Nested or overlapping units (a statement inside a batch, recall running concurrently
+    with the batch) are merged, so
     ``sequential`` counts the round trips the caller waits for one after another.
     """
 

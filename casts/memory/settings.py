@@ -14,7 +14,7 @@ Backend = Literal["postgres", "embedded", "memory"]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-DEFAULT_RECALL_CACHE_ITEMS = 200_000
+DEFAULT_RECALL_CACHE_ITEMS = 50_000
 
 
 @dataclass(frozen=True)
