@@ -8,8 +8,11 @@ hinges on.
 
 Where the work happens depends on the backend:
 
-- PostgreSQL (``AsyncPostgresStore``): in one SQL statement, full-text index plus pgvector
-  (``casts.memory.recall_sql``); only the candidates travel to Python.
+- PostgreSQL (``AsyncPostgresStore``): the process's copy of the namespace, caught up with
+  the database in one short statement and scored like InMemoryStore's
+  (``casts.memory.recall_cache``); where no copy applies (a filter, every namespace, a
+  namespace too large to copy), one SQL statement, full-text index plus pgvector
+  (``casts.memory.recall_sql``), of which only the candidates travel to Python.
 - any other store (InMemoryStore): BM25 in Python over the namespace's items, the store's
   own vector search for the semantic candidates.
 
@@ -29,7 +32,7 @@ from casts.memory.fusion import Candidates, Weights
 from casts.memory.lexical import bm25_scores
 from casts.memory.namespaces import Namespace
 from casts.memory.queries import asearch_all
-from casts.memory.recall_cache import cached_candidates
+from casts.memory.recall_cache import cache_for
 from casts.memory.recall_index import indexed_text
 from casts.memory.recall_sql import postgres_candidates, refresh_ttl
 from casts.memory.store import check_op
@@ -104,7 +107,9 @@ async def _postgres_candidates(
     pool = weights.pool(limit)
     found = None
     if not filter:
-        found = await cached_candidates(store, namespace, query, pool=pool, weights=weights)
+        found = await cache_for(store).candidates(
+            store, namespace, query, pool=pool, weights=weights
+        )
     if found is None:
         found = await postgres_candidates(
             store, namespace, query, filter=filter, pool=pool, weights=weights

@@ -6,7 +6,9 @@ recall first asks the database, in one short statement, what changed since the c
 last brought up to date (``casts.memory.change_log``), applies that, and scores the copy.
 So a recall still sees every write committed before it started, by any process -- the
 copy is never stale, only local -- and the turn waits for one round trip that reads a
-few index entries instead of every memory.
+few index entries instead of every memory. ``reading`` brings several namespaces up to
+date in that one statement and answers plain reads of them too (the memory agent's turn:
+profile, preferences, team context and recall, one round trip in all).
 
 Not every recall goes through a copy (``recall_sql`` answers the rest):
 - a store filter (the SQL path applies it with PostgreSQL's JSON semantics);
@@ -15,8 +17,9 @@ Not every recall goes through a copy (``recall_sql`` answers the rest):
   saves, and it would crowd out the others. It is checked again after
   ``TOO_LARGE_RECHECK_S``.
 
-The first recall of a namespace in a process loads it (~0.1 s per 10k memories); copies
-are dropped least recently used first past ``max_items`` items in all.
+The first recall of a namespace in a process loads it (~0.75 s for 10k memories: rows,
+embeddings and the analysis of every text); copies are dropped least recently used first
+past ``max_items`` items in all.
 """
 
 from __future__ import annotations
@@ -334,18 +337,6 @@ def cache_for(store: AsyncPostgresStore) -> RecallCache:
     if cache is None:
         cache = _caches[store] = RecallCache()
     return cache
-
-
-async def cached_candidates(
-    store: AsyncPostgresStore,
-    namespace: Namespace,
-    query: str,
-    *,
-    pool: int,
-    weights: Weights,
-) -> Candidates | None:
-    """``RecallCache.candidates`` of the store's cache."""
-    return await cache_for(store).candidates(store, namespace, query, pool=pool, weights=weights)
 
 
 async def _none() -> None:
