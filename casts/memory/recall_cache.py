@@ -25,6 +25,7 @@ past ``max_items`` items in all.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import time
 import weakref
@@ -278,8 +279,10 @@ class Reads:
                 updated_at=found.updated_at,
             )
         entries = self._copies[op.namespace_prefix].index.live(now=self._now)
-        entries.sort(key=lambda entry: (entry.item.updated_at, entry.item.key), reverse=True)
-        page = entries[op.offset : op.offset + op.limit]
+        newest = heapq.nlargest(  # a page of a large namespace need not sort all of it
+            op.offset + op.limit, entries, key=lambda entry: (entry.item.updated_at, entry.item.key)
+        )
+        page = newest[op.offset :]
         for entry in page:
             self._note(entry)
         return [entry.item for entry in page]
