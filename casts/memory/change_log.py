@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import tuple_row
 
-from casts.memory.sql_scope import within_namespace
+from casts.memory.sql_scope import prefix_of, within_namespace
 
 CHANGES_TABLE = "memory_casts_changes"
 PRUNED_TABLE = "memory_casts_changes_pruned"
@@ -59,6 +60,15 @@ def _triggers(table: str) -> list[str]:
 
 
 CHANGES_FUNCTION = "memory_casts_changes_since"
+# Read by the catch-up and the load alike: the watermark of the reading statement, whether
+# an item (alias ``s``) is still live, and its embeddings as text, one per embedded field.
+_WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text"
+_ALIVE = "(s.expires_at IS NULL OR s.expires_at > NOW())"
+_EMBEDDINGS = (
+    "ARRAY(SELECT sv.embedding::text FROM store_vectors sv "
+    "WHERE sv.prefix = s.prefix AND sv.key = s.key ORDER BY sv.field_name)"
+)
+_NO_EMBEDDINGS = "ARRAY[]::text[]"
 # Raised whenever the log's SQL changes: a database whose functions carry another comment
 # gets them (and the triggers) created again.
 CHANGE_LOG_VERSION = 1
@@ -68,7 +78,7 @@ _VERSION_COMMENT = f"memory-casts change log v{CHANGE_LOG_VERSION}"
 def _changes_select(vectors: str) -> str:
     """The catch-up query of ``_CHANGES_FUNCTION``, embeddings given by ``vectors``."""
     return f"""
-        SELECT pg_snapshot_xmin(pg_current_snapshot())::text,
+        SELECT {_WATERMARK},
             (SELECT p.pruned_through::text FROM {PRUNED_TABLE} p), ch.part,
             ch.prefix, ch.key, s.prefix, s.key, s.value, s.created_at, s.updated_at,
             s.expires_at, s.ttl_minutes IS NOT NULL, {vectors}
@@ -81,8 +91,7 @@ def _changes_select(vectors: str) -> str:
             ON true
         LEFT JOIN LATERAL (
             SELECT * FROM store s
-            WHERE s.prefix = ch.prefix COLLATE "default" AND s.key = ch.key
-                AND (s.expires_at IS NULL OR s.expires_at > NOW())
+            WHERE s.prefix = ch.prefix COLLATE "default" AND s.key = ch.key AND {_ALIVE}
             LIMIT 1) s ON true"""
 
 
@@ -105,14 +114,9 @@ AS $$
 #variable_conflict use_column
 BEGIN
     IF to_regclass('store_vectors') IS NULL THEN
-        RETURN QUERY {_changes_select("ARRAY[]::text[]")};
+        RETURN QUERY {_changes_select(_NO_EMBEDDINGS)};
     ELSE
-        RETURN QUERY {
-    _changes_select(
-        "ARRAY(SELECT sv.embedding::text FROM store_vectors sv "
-        "WHERE sv.prefix = s.prefix AND sv.key = s.key ORDER BY sv.field_name)"
-    )
-};
+        RETURN QUERY {_changes_select(_EMBEDDINGS)};
     END IF;
 END $$"""
 
@@ -149,18 +153,9 @@ def _row_columns(vectors: bool) -> str:
 
     ``store_vectors`` exists only where the store embeds.
     """
-    embeddings = (
-        """ARRAY(SELECT sv.embedding::text FROM store_vectors sv
-              WHERE sv.prefix = s.prefix AND sv.key = s.key ORDER BY sv.field_name)"""
-        if vectors
-        else "ARRAY[]::text[]"
-    )
     return f"""
     s.prefix, s.key, s.value, s.created_at, s.updated_at, s.expires_at,
-    s.ttl_minutes IS NOT NULL AS has_ttl, {embeddings} AS vectors"""
-
-
-_WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text"
+    s.ttl_minutes IS NOT NULL AS has_ttl, {_EMBEDDINGS if vectors else _NO_EMBEDDINGS} AS vectors"""
 
 
 def load_query(
@@ -172,13 +167,12 @@ def load_query(
     no items (or too many) gives one row of NULLs carrying those two.
     """
     within, params = within_namespace("s", namespace)
-    alive = "(s.expires_at IS NULL OR s.expires_at > NOW())"
     sql = f"""
 WITH size AS MATERIALIZED (
     SELECT count(*) > %(limit)s AS too_many
     FROM (SELECT 1 FROM store s WHERE {within} LIMIT %(limit)s + 1) x)
 SELECT {_WATERMARK} AS watermark, size.too_many, {_row_columns(vectors)}
-FROM size LEFT JOIN store s ON NOT size.too_many AND {within} AND {alive}"""
+FROM size LEFT JOIN store s ON NOT size.too_many AND {within} AND {_ALIVE}"""
     return sql, {**params, "limit": limit}
 
 
@@ -192,7 +186,7 @@ def changes_query(parts: Sequence[tuple[tuple[str, ...], int]]) -> tuple[str, di
     """
     sql = f"SELECT * FROM {CHANGES_FUNCTION}(%(namespaces)s::text[], %(since)s::xid8[])"
     params = {
-        "namespaces": [".".join(namespace) for namespace, _ in parts],
+        "namespaces": [prefix_of(namespace) for namespace, _ in parts],
         "since": [str(since) for _, since in parts],
     }
     return sql, params
@@ -221,12 +215,15 @@ async def ensure_change_log(conn: AsyncConnection[Any]) -> None:
     """Create the log, its function and triggers (idempotent; run under the migration lock)."""
     for statement in MIGRATION:
         await conn.execute(statement)
-    for table in LOGGED_TABLES:
-        cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table,))
-        row = await cursor.fetchone()
-        if row is not None and (row["found"] if isinstance(row, dict) else row[0]):
-            for statement in _triggers(table):
-                await conn.execute(statement)
+    async with conn.cursor(row_factory=tuple_row) as cursor:
+        await cursor.execute(
+            "SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+            (list(LOGGED_TABLES),),
+        )
+        existing = [table for (table,) in await cursor.fetchall()]
+    for table in existing:
+        for statement in _triggers(table):
+            await conn.execute(statement)
 
 
 async def prune(conn: AsyncConnection[Any]) -> None:

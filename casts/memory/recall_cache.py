@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from langgraph.store.base import BaseStore, GetOp, Item, Op, SearchItem, SearchOp
+from langgraph.store.base import BaseStore, GetOp, Item, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -48,6 +48,7 @@ from casts.memory.lexical import term_counts, terms
 from casts.memory.recall_index import IndexedItem, RecallIndex, indexed_text
 from casts.memory.recall_sql import refresh_ttl, store_connection
 from casts.memory.settings import DEFAULT_RECALL_CACHE_ITEMS
+from casts.memory.sql_scope import namespace_of
 
 NAMESPACE_LIMIT = 50_000
 """Namespaces with more items are recalled in SQL."""
@@ -196,7 +197,7 @@ class RecallCache:
                 continue
             index = copies[parts[row["part"] - 1]].index
             if row["key"] is None:
-                index.remove((tuple(row["changed_prefix"].split(".")), row["changed_key"]))
+                index.remove((namespace_of(row["changed_prefix"]), row["changed_key"]))
             else:
                 index.put(_indexed(row))
         for namespace, again in zip(parts, reload, strict=True):
@@ -255,13 +256,6 @@ class Reads:
         self._copies = copies
         self._now = time.time()
         self.expiring: list[SearchItem] = []
-
-    @staticmethod
-    def answers(op: Op) -> bool:
-        """Whether ``run`` can answer ``op``."""
-        return isinstance(op, GetOp) or (
-            isinstance(op, SearchOp) and op.query is None and not op.filter
-        )
 
     def run(self, op: GetOp | SearchOp) -> Item | list[SearchItem] | None:
         """The result the store would give for ``op``."""
@@ -358,7 +352,7 @@ def _indexed(row: dict[str, Any]) -> IndexedItem:
     """A row of ``change_log``'s queries as the index keeps it."""
     value = row["value"]
     item = SearchItem(
-        namespace=tuple(row["prefix"].split(".")),
+        namespace=namespace_of(row["prefix"]),
         key=row["key"],
         value=value,
         created_at=row["created_at"],

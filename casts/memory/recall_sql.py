@@ -52,7 +52,7 @@ from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, ItemId, Weights
 from casts.memory.lexical import K1, MAX_TERM_FREQUENCY, B
 from casts.memory.pglocks import advisory_lock
-from casts.memory.sql_scope import within_namespace
+from casts.memory.sql_scope import namespace_of, prefix_of, within_namespace
 
 LEXICAL_COLUMN = "content_tsv"
 LEXICAL_INDEX = "store_prefix_content_tsv_idx"
@@ -511,7 +511,7 @@ async def refresh_ttl(store: AsyncPostgresStore, items: list[SearchItem]) -> Non
     async with store_connection(store) as conn:
         await conn.execute(
             _REFRESH,
-            ([".".join(item.namespace) for item in items], [item.key for item in items]),
+            ([prefix_of(item.namespace) for item in items], [item.key for item in items]),
         )
 
 
@@ -599,7 +599,7 @@ def _candidates(rows: list[dict[str, Any]]) -> Candidates:
     """The rows of the candidate query as ``Candidates``."""
     found = Candidates()
     for row in rows:
-        item_id = (tuple(row["prefix"].split(".")), row["key"])
+        item_id = (namespace_of(row["prefix"]), row["key"])
         found.items[item_id] = SearchItem(
             namespace=item_id[0],
             key=row["key"],

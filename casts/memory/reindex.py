@@ -42,6 +42,7 @@ from casts.memory.persistence import (
 )
 from casts.memory.recall_sql import ensure_lexical_index
 from casts.memory.settings import Settings
+from casts.memory.sql_scope import namespace_of
 
 DEFAULT_BATCH = 256
 
@@ -157,10 +158,7 @@ async def _reput(
         with bar:
             while rows := await _rows(pool, after, max(1, batch_size)):
                 await store.abatch(
-                    [
-                        PutOp(tuple(row["prefix"].split(".")), row["key"], row["value"])
-                        for row in rows
-                    ]
+                    [PutOp(namespace_of(row["prefix"]), row["key"], row["value"]) for row in rows]
                 )
                 await _restore_times(pool, rows)
                 count += len(rows)

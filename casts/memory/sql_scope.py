@@ -7,6 +7,16 @@ change log both ask for "this namespace and everything under it".
 from __future__ import annotations
 
 
+def prefix_of(namespace: tuple[str, ...]) -> str:
+    """The ``prefix`` column value of ``namespace``."""
+    return ".".join(namespace)
+
+
+def namespace_of(prefix: str) -> tuple[str, ...]:
+    """The namespace a ``prefix`` column value stands for."""
+    return tuple(prefix.split("."))
+
+
 def within_namespace(alias: str, namespace: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     """``alias.prefix`` in ``namespace`` or under it, as SQL with parameters ``ns``, ``ns_like``.
 
@@ -14,7 +24,7 @@ def within_namespace(alias: str, namespace: tuple[str, ...]) -> tuple[str, dict[
     change-log indexes serve), its sub-namespaces by ``LIKE`` (LangGraph's
     ``text_pattern_ops`` prefix index).
     """
-    path = ".".join(namespace)
+    path = prefix_of(namespace)
     escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     sql = (
         f"(({alias}.prefix COLLATE \"C\") = %(ns)s OR {alias}.prefix LIKE %(ns_like)s ESCAPE '\\')"
