@@ -78,22 +78,24 @@ def test_sync_execute_on_async_node_is_refused():
                 return {}
 
 
-def test_injected_parameters_are_decided_once_per_class():
+def test_each_node_gets_exactly_the_parameters_it_declares():
     class Both(BaseNode):
         def execute(self, state, config, runtime):
-            return {}
+            return {"result": f"{config['configurable']['marker']}/{runtime.context.user_id}"}
 
     class RuntimeOnly(BaseNode):
         def execute(self, state, runtime):
-            return {}
+            return {"result": runtime.context.user_id}
 
     class Neither(BaseNode):
         def execute(self, state):
-            return {}
+            return {"result": "nothing injected"}
 
-    assert Both._injected == ("config", "runtime")
-    assert RuntimeOnly._injected == ("runtime",)
-    assert Neither._injected == ()
+    config = {"configurable": {"marker": "m-1"}}
+    context = {"user_id": "ada"}
+    assert run_one(Both()).invoke({}, config, context=context)["result"] == "m-1/ada"
+    assert run_one(RuntimeOnly()).invoke({}, config, context=context)["result"] == "ada"
+    assert run_one(Neither()).invoke({}, config, context=context)["result"] == "nothing injected"
 
 
 def test_node_receives_only_what_execute_declares():
@@ -156,11 +158,10 @@ async def test_async_node_result_is_checked_too():
 def test_subclass_of_a_node_inherits_its_checked_execute():
     class Parent(BaseNode):
         def execute(self, state, runtime):
-            return {"result": "parent"}
+            return {"result": f"parent for {runtime.context.user_id}"}
 
     class Child(Parent):
         pass
 
-    assert Child._injected == ("runtime",)
     assert Child().name == "child"
-    assert run_one(Child()).invoke({})["result"] == "parent"
+    assert run_one(Child()).invoke({}, context={"user_id": "ada"})["result"] == "parent for ada"
