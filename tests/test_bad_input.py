@@ -40,6 +40,7 @@ from casts.memory.errors import (
 )
 from casts.memory.queries import asearch_all
 from casts.memory.store import GuardedStore
+from casts.memory.tools import PROFILE_TOOLS
 from casts.memory.workspace import create_team
 from casts.memory_agent.modules.tools import MEMORY_TOOLS
 from casts.session_scratch.graph import SessionScratchGraph
@@ -47,7 +48,6 @@ from casts.session_scratch.modules.tools import SCRATCH_TOOLS
 from casts.team_workspace.graph import TeamWorkspaceGraph
 from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
 from casts.user_profile.graph import UserProfileGraph
-from casts.user_profile.modules.tools import PROFILE_TOOLS
 from tests.conftest import TEST_EMBEDDINGS
 from tests.conversation import thread_config
 from tests.dev_server import running_dev_server

@@ -11,6 +11,7 @@ from langgraph.store.postgres.aio import AsyncPostgresStore
 from pydantic import Field
 
 from casts.memory import memories, namespaces, recall_cache
+from casts.memory.chat import chat_model_from_env
 from casts.memory.errors import (
     ConfigurationError,
     InvalidValueError,
@@ -21,7 +22,6 @@ from casts.memory.queries import asearch_all
 from casts.memory.records import TeamMember, WorkspaceEntry
 from casts.memory.store import GuardedStore
 from casts.memory_agent.graph import MemoryAgentGraph, graph
-from casts.memory_agent.modules.models import chat_model_from_env
 from tests.conversation import said, thread_config, tool_replies
 from tests.fake_models import ScriptedChatModel, tool_call
 

@@ -12,9 +12,10 @@ from langgraph.graph import StateGraph
 from langgraph.prebuilt import ToolNode
 
 from casts.base_graph import BaseGraph, add_nodes, add_tool_loop
+from casts.memory.chat import CallModel
 from casts.memory_agent.modules.state import AgentInput, AgentOutput, MemoryAgentState
 from casts.memory_agent.modules.tools import MEMORY_TOOLS
-from casts.memory_agent.nodes import CallModel, LoadMemoryContext, memory_agent_prompt
+from casts.memory_agent.nodes import LoadMemoryContext, memory_agent_prompt
 
 TOOLS_NODE = "tools"
 

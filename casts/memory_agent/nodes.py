@@ -1,17 +1,15 @@
-"""Nodes of the memory agent: load what the agent should know, then call the model.
+"""Nodes of the memory agent: load what the agent should know each turn.
 
-``CallModel`` is generic over tools and prompt; the LangMem cast reuses it.
+The model is called by the shared ``casts.memory.chat.CallModel`` with this cast's prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
-from langchain_core.tools import BaseTool
+from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, GetOp, SearchItem, SearchOp
 
@@ -21,7 +19,6 @@ from casts.memory.context import MemoryContext
 from casts.memory.identity import Identity, resolve_identity
 from casts.memory.recall_cache import namespace_read
 from casts.memory.store import check_op, require_store
-from casts.memory_agent.modules.models import chat_model_from_env
 from casts.memory_agent.modules.prompts import render_system_prompt
 from casts.memory_agent.modules.state import Known, MemoryAgentState
 
@@ -109,37 +106,6 @@ class LoadMemoryContext(AsyncBaseNode):
         identity.require_user()
         query = latest_human_text(state["messages"])
         return {"known": await load_known(require_store(runtime), identity, query)}
-
-
-class CallModel(AsyncBaseNode):
-    """Call the chat model with a system prompt and tools; its tool calls drive the loop.
-
-    Args:
-        model: The chat model; None builds ChatOpenAI from the environment at run time
-            (see ``chat_model_from_env``), so the served graph imports without an API key.
-        tools: The tools the model may call (their schemas are bound to the model).
-        system_prompt: Renders the system prompt from the state.
-    """
-
-    name = "agent"
-
-    def __init__(
-        self,
-        model: BaseChatModel | None,
-        tools: Sequence[BaseTool],
-        system_prompt: Callable[[Any], str],
-    ) -> None:
-        self.model = model
-        self.tools = list(tools)
-        self.system_prompt = system_prompt
-
-    async def execute(self, state: Any) -> dict[str, Any]:
-        """Answer, or ask for tools, given the system prompt and the conversation."""
-        model = self.model if self.model is not None else chat_model_from_env()
-        bound = model.bind_tools(self.tools)
-        prompt = SystemMessage(self.system_prompt(state))
-        response = await bound.ainvoke([prompt, *state["messages"]])
-        return {"messages": [response]}
 
 
 def memory_agent_prompt(state: MemoryAgentState) -> str:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from casts.memory_agent.modules.state import AgentInput, AgentOutput
+from casts.memory.chat import Conversation
+
+
+class AgentInput(Conversation):
+    """What a run takes: the new message(s) of the conversation."""
+
+
+class AgentOutput(Conversation):
+    """What a run returns: the conversation, ending with the agent's answer."""
+
 
 LangMemState = AgentInput
-
-__all__ = ["AgentInput", "AgentOutput", "LangMemState"]

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
+from casts.memory.chat import Conversation
 
-class AgentInput(TypedDict):
+
+class AgentInput(Conversation):
     """What a run takes: the new message(s) of the conversation."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
 
-
-class AgentOutput(TypedDict):
+class AgentOutput(Conversation):
     """What a run returns: the conversation, ending with the agent's answer."""
-
-    messages: Annotated[list[AnyMessage], add_messages]
 
 
 class TeamContext(TypedDict):

@@ -17,7 +17,7 @@ from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.store import require_store
 from casts.memory.tooling import report_errors
-from casts.user_profile.modules.tools import get_preference, set_preference
+from casts.memory.tools import get_preference, set_preference
 
 
 @tool
