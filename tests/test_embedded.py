@@ -87,7 +87,7 @@ NOBODY_TRIES = textwrap.dedent(
             got_in.append(label)
         except psycopg.OperationalError:
             pass
-    for folder, _, files in os.walk(data_dir):
+    for folder, _, files in os.walk(data_dir) if password else []:
         for name in files:
             try:
                 with open(os.path.join(folder, name), "rb") as file:
@@ -112,7 +112,7 @@ def what_nobody_gets(uri: str, data_dir: Path) -> list[str]:
     for server in postmasters(data_dir):
         for connection in server.net_connections(kind="inet"):
             assert connection.laddr.ip == "127.0.0.1", connection  # loopback only
-    args = json.dumps([info["port"], info["password"], str(data_dir), sockets])
+    args = json.dumps([info.get("port", 5432), info.get("password", ""), str(data_dir), sockets])
     done = subprocess.run(
         [
             *("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"),
