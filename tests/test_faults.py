@@ -22,7 +22,7 @@ from langgraph_sdk import get_client
 
 from casts.memory.embedded import pg_ctl, start_embedded_postgres
 from casts.memory.errors import StoreUnavailableError
-from casts.memory.persistence import open_store
+from casts.memory.persistence import open_store, redact
 from casts.memory.queries import asearch_all
 from tests.conftest import TEST_EMBEDDINGS, settings_for
 from tests.dev_server import running_dev_server
@@ -146,7 +146,7 @@ async def test_store_keeps_every_acknowledged_write_over_a_postgres_restart(
         for error in log.refused.values():
             assert "PostgreSQL at postgresql://" in str(error)
             assert "unavailable" in str(error) and "not applied" in str(error)
-            assert str(postgres.server.pgdata) in str(error)
+            assert redact(postgres.uri) in str(error)
         for error in log.lost.values():
             assert str(error)
 
