@@ -253,6 +253,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
             if _me() not in users:
                 users.append(_me())
             state["users"] = users
+            _holds[str(data_dir)] = _holds.get(str(data_dir), 0) + 1
     except StoreUnavailableError:
         raise
     except Exception as error:  # subprocess, OS and permission errors alike
@@ -261,7 +262,6 @@ def start_embedded_postgres(data_dir: Path) -> str:
             f"See {cluster_dir(data_dir) / 'log'}; set POSTGRES_URI to use another server, "
             "or MEMORY_BACKEND=memory."
         ) from error
-    _holds[str(data_dir)] = _holds.get(str(data_dir), 0) + 1
     return f"postgresql://{SUPERUSER}:{state['password']}@{HOST}:{state['port']}/{SUPERUSER}"
 
 
@@ -272,11 +272,11 @@ def stop_embedded_postgres(data_dir: Path) -> None:
     (a crash, a test) is stopped as well.
     """
     key = os.path.abspath(data_dir)
-    if _holds.get(key, 0) > 1:
-        _holds[key] -= 1
-        return
-    _holds.pop(key, None)
-    with _locked(Path(key)) as state:
+    with _locked(Path(key)) as state:  # also serialises this process's threads
+        if _holds.get(key, 0) > 1:
+            _holds[key] -= 1
+            return
+        _holds.pop(key, None)
         me = _me()
         state["users"] = [u for u in state.get("users", []) if u != me and _alive(u)]
         if not state["users"] and server_running(Path(key)):
