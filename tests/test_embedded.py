@@ -100,8 +100,8 @@ NOBODY_TRIES = textwrap.dedent(
 )
 
 
-def what_nobody_gets(uri: str, data_dir: Path) -> list[str]:
-    """Every way in that works for the OS user ``nobody``: each socket, TCP, the files."""
+def what_another_user_gets(uri: str, data_dir: Path, uid: int = NOBODY) -> list[str]:
+    """Every way in that works for the OS user ``uid``: each socket, TCP, the files."""
     info = psycopg.conninfo.conninfo_to_dict(uri)
     sockets = [
         connection.laddr
@@ -115,7 +115,7 @@ def what_nobody_gets(uri: str, data_dir: Path) -> list[str]:
     args = json.dumps([info.get("port", 5432), info.get("password", ""), str(data_dir), sockets])
     done = subprocess.run(
         [
-            *("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"),
+            *("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"),
             *(sys.executable, "-c", NOBODY_TRIES, args),
         ],
         capture_output=True,
@@ -152,10 +152,27 @@ def test_only_the_running_user_can_connect(data_base, length):
     try:
         with psycopg.connect(uri) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
-        assert what_nobody_gets(uri, data_dir) == []
+        assert what_another_user_gets(uri, data_dir) == []
         assert ancestor_modes(data_dir.parent) == before
     finally:
         stop_embedded_postgres(data_dir)
+
+
+def test_the_server_of_an_ordinary_user_is_private_too(data_base):
+    """Run by an ordinary OS user (``nobody`` here), the server runs as that user; another
+    one (uid 65533) gets in neither by socket, nor TCP, nor through the files."""
+    home = data_base / "home"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+    data_dir = home / "data"
+    holder, uri = run_holder(data_dir, "until-stdin-closes", as_uid=NOBODY)
+    try:
+        assert {server.uids().real for server in postmasters(data_dir)} == {NOBODY}
+        assert what_another_user_gets(uri, data_dir, uid=NOBODY - 1) == []
+    finally:
+        holder.communicate(timeout=60)
+    assert holder.returncode == 0
+    wait_until_no_server(data_dir)
 
 
 def test_a_data_directory_the_server_user_cannot_reach_is_refused_unchanged(data_base):
@@ -205,7 +222,7 @@ def test_a_trust_cluster_of_the_old_version_still_running_is_locked_down_and_kep
     try:
         with psycopg.connect(uri) as conn:
             assert conn.execute("SELECT v FROM kept").fetchall() == [("from the old version",)]
-        assert what_nobody_gets(uri, data_dir) == []
+        assert what_another_user_gets(uri, data_dir) == []
     finally:
         stop_embedded_postgres(data_dir)
     wait_until_no_server(data_dir)
@@ -217,26 +234,40 @@ HOLDER = textwrap.dedent(
     from pathlib import Path
     from casts.memory.embedded import start_embedded_postgres
 
-    start_embedded_postgres(Path(sys.argv[1]))
-    print("started", flush=True)
+    print(start_embedded_postgres(Path(sys.argv[1])), flush=True)
     if sys.argv[2] == "hold":
         time.sleep(600)
+    elif sys.argv[2] == "until-stdin-closes":
+        sys.stdin.read()
     """
 )
 
 
-def run_holder(data_dir: Path, mode: str) -> subprocess.Popen[str]:
-    """A process that starts the server of ``data_dir``; ``hold`` keeps it until killed."""
+def run_holder(
+    data_dir: Path, mode: str, *, as_uid: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """A process that starts the server of ``data_dir`` (as ``as_uid``, else as root) and
+    prints its URI; ``hold`` keeps it until killed, ``until-stdin-closes`` until then."""
+    as_user = ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups"]
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(data_dir), mode],
+        [
+            *(as_user if as_uid is not None else []),
+            sys.executable,
+            "-c",
+            HOLDER,
+            str(data_dir),
+            mode,
+        ],
         cwd=PROJECT,
         env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert process.stdout is not None
-    assert process.stdout.readline().strip() == "started"
-    return process
+    uri = process.stdout.readline().strip()
+    assert uri.startswith("postgresql://"), "the holder did not start the server"
+    return process, uri
 
 
 def embedded_settings(data_dir: Path) -> Settings:
@@ -247,7 +278,7 @@ async def test_a_server_whose_user_was_killed_is_stopped_by_the_next_clean_stop(
     """`kill -9` of its user leaves the server running; the next start adopts it, and the
     clean stop after that leaves no server behind."""
     data_dir = data_base / "data"
-    holder = run_holder(data_dir, "hold")
+    holder, _ = run_holder(data_dir, "hold")
     holder.kill()
     holder.wait(timeout=30)
     assert postmasters(data_dir)  # nobody stopped it
@@ -267,7 +298,7 @@ async def test_a_server_restarted_under_its_user_is_stopped_by_the_clean_stop(da
         for server in postmasters(data_dir):
             server.send_signal(signal.SIGINT)  # fast shutdown, as in a crash or failover
         wait_until_no_server(data_dir)
-        other = run_holder(data_dir, "exit")
+        other, _ = run_holder(data_dir, "exit")
         assert other.wait(timeout=60) == 0
         assert postmasters(data_dir)  # still used by this process's store
 
