@@ -82,13 +82,9 @@ def _server_account() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(SERVER_USER)
     except KeyError:
-        _run(
-            [
-                *("useradd", "--system", "--user-group", "--no-create-home"),
-                *("--shell", "/usr/sbin/nologin", SERVER_USER),
-            ],
-            None,
-        )
+        command = ["useradd", "--system", "--user-group", "--no-create-home"]
+        done = _run([*command, "--shell", "/usr/sbin/nologin", SERVER_USER], None)
+        _check(done, f"Creating the OS user {SERVER_USER} for the embedded PostgreSQL")
         return pwd.getpwnam(SERVER_USER)
 
 
