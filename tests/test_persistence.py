@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import textwrap
@@ -34,16 +33,30 @@ async def test_memory_backend_is_in_memory(tmp_path):
         assert isinstance(saver, InMemorySaver)
 
 
-async def test_postgres_backend_uses_pool_and_runs_sweeper(fresh_database, tmp_path):
+async def test_postgres_backend_is_migrated(fresh_database, tmp_path):
     settings = settings_for("postgres", fresh_database, tmp_path)
     async with open_store(settings) as store, open_checkpointer(settings) as saver:
         assert isinstance(store.inner, AsyncPostgresStore)
         assert isinstance(saver, AsyncPostgresSaver)
-        assert store.inner._ttl_sweeper_task is not None
-        assert not store.inner._ttl_sweeper_task.done()
     with psycopg.connect(fresh_database) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
     assert {"store", "store_vectors", "checkpoints", "checkpoint_writes"} <= tables
+
+
+async def test_expired_items_are_swept_without_being_read(fresh_database, tmp_path, unique):
+    """The server starts no sweeper for a custom store: the factory's own deletes them."""
+    settings = settings_for("postgres", fresh_database, tmp_path, MEMORY_TTL_SWEEP_MINUTES="0.01")
+    key = unique("swept")
+    async with open_store(settings) as store:
+        await store.aput(("user", "ttl"), key, {"content": "short-lived"}, ttl=0.005)
+        await store.aput(("user", "ttl"), f"{key}-kept", {"content": "no ttl"})
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            for _ in range(300):
+                rows = conn.execute("SELECT key FROM store WHERE prefix = 'user.ttl'").fetchall()
+                if len(rows) == 1:
+                    break
+                await asyncio.sleep(0.1)
+    assert rows == [(f"{key}-kept",)]
 
 
 async def test_concurrent_first_opens_migrate_once(fresh_database, tmp_path):
@@ -175,21 +188,3 @@ async def test_embedded_server_stops_when_its_last_user_leaves(embedded_data_dir
     assert not psutil.pid_exists(pid)
     async with open_store(settings) as store:  # and it starts again, data intact
         assert (await store.aget(("user", "stop"), "k")).value == {"content": "kept"}
-
-
-async def test_embedded_server_stops_despite_users_that_died_holding_it(embedded_data_dir):
-    """A killed process never lets go; its stale handle must not keep the server up forever."""
-    settings = Settings.from_env(
-        {"MEMORY_BACKEND": "embedded", "MEMORY_DATA_DIR": str(embedded_data_dir)}
-    )
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    async with open_store(settings):
-        pid = postmaster_pid(embedded_data_dir)
-        handles = embedded_data_dir / "postgres" / ".handle_pids.json"
-        handles.write_text(json.dumps([dead.pid, *json.loads(handles.read_text())]))
-    for _ in range(50):
-        if not psutil.pid_exists(pid):
-            break
-        await asyncio.sleep(0.1)
-    assert not psutil.pid_exists(pid)
