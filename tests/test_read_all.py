@@ -7,12 +7,15 @@ LangGraph pages by.
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.persistence import open_store
 from casts.memory.queries import asearch_all, iter_items
+from tests.conftest import settings_for
 
 MANY = 5000
 
@@ -89,3 +92,32 @@ async def test_bad_prefix_or_filter_is_refused_naming_it(store, unique):
     with pytest.raises(InvalidValueError) as caught:
         await asearch_all(store, namespace, filter={"n": {"$gte": "ten"}})
     assert caught.value.field == "filter.n.$gte"
+
+
+async def expiry(uri: str, namespace, key: str):
+    async with await psycopg.AsyncConnection.connect(uri) as conn:
+        cursor = await conn.execute(
+            "SELECT expires_at FROM store WHERE prefix = %s AND key = %s",
+            (".".join(namespace), key),
+        )
+        (expires_at,) = await cursor.fetchone()
+    return expires_at
+
+
+async def test_a_listing_refreshes_ttls_like_search_and_an_export_does_not(
+    fresh_database, tmp_path, unique
+):
+    """PostgreSQL only: InMemoryStore has no TTL (``test_store_conformance.test_ttl``)."""
+    namespace = namespaces.user_profile(unique("ttl"))
+    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
+        await store.aput(namespace, "name", {"value": "Ada"}, ttl=60)
+        await store.aput(namespace, "plain", {"value": "no ttl"})
+        written = await expiry(fresh_database, namespace, "name")
+
+        assert len([item async for item in iter_items(store, namespace)]) == 2
+        assert await expiry(fresh_database, namespace, "name") == written
+
+        (listed,) = await asearch_all(store, namespace)
+        assert [item.key for item in listed] == ["name", "plain"]
+        assert await expiry(fresh_database, namespace, "name") > written
+        assert await expiry(fresh_database, namespace, "plain") is None
