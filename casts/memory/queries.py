@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from langgraph.store.base import BaseStore, Item, SearchItem, SearchOp
+from langgraph.store.base import BaseStore, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
@@ -98,7 +98,9 @@ async def asearch_all(
             profile, a workspace) keeps its items alive like any other read.
 
     Returns:
-        One list of items per prefix, in the order given, each in (namespace, key) order.
+        One list of items per prefix, in the order given. Within a list the order is the
+        backend's (key order on PostgreSQL, newest-updated first elsewhere): sort if it
+        matters.
 
     Raises:
         InvalidNamespaceError, InvalidValueError: A bad prefix or filter, before reading.
@@ -119,7 +121,7 @@ async def _read(
     *,
     refresh: bool,
 ) -> AsyncIterator[tuple[int, SearchItem]]:
-    """``(position of its prefix, item)`` for every item under each prefix, in key order."""
+    """``(position of its prefix, item)`` for every item under each prefix."""
     for prefix in prefixes:
         check_op(SearchOp(prefix, filter=filter))
     inner = getattr(store, "inner", store)
@@ -129,7 +131,7 @@ async def _read(
             for prefix in prefixes
         ]
         for position, items in enumerate(await store.abatch(ops)):
-            for item in sorted(items or [], key=_identity):
+            for item in items or []:
                 yield position, item
         return
     expiring: list[SearchItem] = []
@@ -145,10 +147,6 @@ async def _read(
         ) from error
     if refresh:
         await extend_ttls(inner, expiring)
-
-
-def _identity(item: Item) -> tuple[Namespace, str]:
-    return tuple(item.namespace), item.key
 
 
 async def _postgres_rows(
