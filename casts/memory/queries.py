@@ -7,10 +7,10 @@ paging moves to the front and is skipped too). Every caller that needs *everythi
 export, cleanup, session end, profile, knowledge and workspace listings -- reads here:
 
 - PostgreSQL (``AsyncPostgresStore``, also behind ``GuardedStore``): straight from LangGraph's
-  ``store`` table in one ``REPEATABLE READ READ ONLY`` transaction, in pages ordered by the
-  primary key (each page starts after the previous page's last key). Exact, streamed a page
-  at a time, and a snapshot: the items committed when the read began, each with its value
-  at that moment, whatever is written meanwhile.
+  ``store`` table in one ``REPEATABLE READ READ ONLY`` transaction, through a server-side
+  cursor in (prefix, key) order. Exact, streamed a page at a time, and a snapshot: the
+  items committed when the read began, each with its value at that moment, whatever is
+  written meanwhile.
 - any other store (InMemoryStore): one search without a limit, which reads the backend's
   data in one synchronous step -- exact and a snapshot too.
 
@@ -38,21 +38,19 @@ from casts.memory.recall_sql import refresh_ttl as extend_ttls
 from casts.memory.sql_scope import namespace_of, within_namespace
 from casts.memory.store import check_op
 
-# Rows per page: a read holds one page at a time, and a namespace smaller than a page is one
-# statement.
+# Rows fetched per round trip: a read holds one page of rows at a time.
 PAGE_SIZE = 1000
 # "No limit" for a backend that only reads through ``search``.
 _EVERYTHING = sys.maxsize
 
 _SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-# One page in primary-key order, after the last row of the previous page (keyset paging:
-# every row once, however many share an ``updated_at``). ``('', '')`` precedes every row.
-_PAGE = """
+# Read through a server-side cursor: one statement, so one plan and one sort however large
+# the namespace, fetched a page at a time. Key order makes exports comparable.
+_READ_ALL = """
 SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes
 FROM store s
-WHERE {scope} AND (s.prefix, s.key) > (%(after_prefix)s, %(after_key)s)
+WHERE {scope}
 ORDER BY s.prefix, s.key
-LIMIT %(page_size)s
 """
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > NOW())"
 
@@ -154,30 +152,26 @@ async def _postgres_rows(
 ) -> AsyncIterator[tuple[int, SearchItem, bool]]:
     """``(position, item, whether it has a TTL)`` from one read-only snapshot transaction.
 
-    Pages in primary-key order, so every row comes once; ``REPEATABLE READ`` makes all pages
-    of all prefixes one snapshot, so nothing written meanwhile shifts or changes them.
+    One cursor per prefix, so every row comes once; ``REPEATABLE READ`` makes all of them
+    one snapshot, so nothing written meanwhile shifts or changes what they return.
     """
-    base: dict[str, Any] = {"page_size": PAGE_SIZE}
+    base: dict[str, Any] = {}
     conditions = _filter_clauses(filter, base)
     if (store.ttl_config or {}).get("omit_expired"):
         conditions.append(_LIVE)
-    async with (
-        store_connection(store) as conn,
-        conn.transaction(),
-        conn.cursor(row_factory=dict_row) as cursor,
-    ):
-        await cursor.execute(_SNAPSHOT)
+    async with store_connection(store) as conn, conn.transaction():
+        await conn.execute(_SNAPSHOT)
         for position, prefix in enumerate(prefixes):
-            scope, params = list(conditions), {**base, "after_prefix": "", "after_key": ""}
+            scope, params = list(conditions), dict(base)
             if prefix:
                 within, namespace_params = within_namespace("s", prefix)
                 scope.append(within)
                 params.update(namespace_params)
-            sql = _PAGE.format(scope=" AND ".join(scope) or "TRUE")
-            while True:
+            sql = _READ_ALL.format(scope=" AND ".join(scope) or "TRUE")
+            async with conn.cursor("memory_casts_read_all", row_factory=dict_row) as cursor:
+                cursor.itersize = PAGE_SIZE
                 await cursor.execute(sql, params)
-                rows = await cursor.fetchall()
-                for row in rows:
+                async for row in cursor:
                     item = SearchItem(
                         namespace=namespace_of(row["prefix"]),
                         key=row["key"],
@@ -186,6 +180,3 @@ async def _postgres_rows(
                         updated_at=row["updated_at"],
                     )
                     yield position, item, row["ttl_minutes"] is not None
-                if len(rows) < PAGE_SIZE:
-                    break
-                params.update(after_prefix=rows[-1]["prefix"], after_key=rows[-1]["key"])
