@@ -7,15 +7,18 @@ LangGraph pages by.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
-from casts.memory.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.errors import InvalidNamespaceError, InvalidValueError, StoreUnavailableError
 from casts.memory.persistence import open_store
 from casts.memory.queries import asearch_all, iter_items
 from tests.conftest import settings_for
+from tests.test_faults import EmbeddedPostgres
 
 MANY = 5000
 
@@ -121,3 +124,24 @@ async def test_a_listing_refreshes_ttls_like_search_and_an_export_does_not(
         assert [item.key for item in listed] == ["name", "plain"]
         assert await expiry(fresh_database, namespace, "name") > written
         assert await expiry(fresh_database, namespace, "plain") is None
+
+
+@pytest.fixture
+def stoppable(embedded_data_dir) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of the test's own, which the test stops."""
+    server = EmbeddedPostgres(embedded_data_dir)
+    yield server
+    if server.running():
+        server.stop()
+
+
+async def test_an_unavailable_database_is_a_clear_error(stoppable, tmp_path, unique):
+    namespace = namespaces.user_memories(unique("down"))
+    settings = settings_for("postgres", stoppable.uri, tmp_path, MEMORY_CONNECT_TIMEOUT="2")
+    async with open_store(settings) as store:
+        await store.aput(namespace, "k", {"content": "x"})
+        stoppable.stop()
+        with pytest.raises(StoreUnavailableError, match=r"unavailable.*nothing was read"):
+            await asearch_all(store, namespace)
+        with pytest.raises(StoreUnavailableError, match=r"unavailable.*nothing was read"):
+            [item async for item in iter_items(store, namespace)]
