@@ -55,11 +55,7 @@ class ImportFileError(MemoryCastError, ValueError):
 
 
 async def list_namespaces(store: BaseStore, prefix: Namespace = ()) -> list[Namespace]:
-    """Every namespace under ``prefix`` (``list_namespaces`` stops at 100: page).
-
-    Offset paging is exact here, unlike for items: namespaces are distinct and listed in
-    their own order.
-    """
+    """Every namespace under ``prefix`` (``list_namespaces`` stops at 100: page)."""
     found: list[Namespace] = []
     while True:
         page = await store.alist_namespaces(
