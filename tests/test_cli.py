@@ -7,16 +7,19 @@ the installed entry point against the environment, as a person would.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from langgraph.store.base import PutOp
+from langgraph.store.postgres import PostgresStore
 
 from casts.memory import namespaces
 from casts.memory.cli import amain, main
@@ -24,8 +27,10 @@ from casts.memory.cli_namespace import format_namespace, parse_namespace
 from casts.memory.clock import utc_now
 from casts.memory.errors import InvalidNamespaceError
 from casts.memory.persistence import open_store
+from casts.memory.queries import asearch_all
 from casts.memory.recall import recall
 from casts.memory.scratch import write_scratch
+from casts.memory.transfer import export_items
 from tests.conftest import settings_for
 
 
@@ -151,12 +156,34 @@ async def test_ls_and_stats(store, capsys, unique):
     }
 
 
-async def test_stats_pages_past_one_search_page(store, capsys, unique):
+MANY = 5000
+
+
+async def put_many(store, user: str, value: dict | None = None) -> list[PutOp]:
+    """``MANY`` items of ``user`` over two namespaces in one batch: on PostgreSQL one
+    statement, so they share one ``updated_at`` (where paging by offset skipped items)."""
+    memories, knowledge = namespaces.user_memories(user), namespaces.user_knowledge(user, "t")
+    ops = [
+        PutOp(memories if i % 5 else knowledge, f"k{i:05d}", {"n": i, **(value or {})})
+        for i in range(MANY)
+    ]
+    await store.abatch(ops)
+    return ops
+
+
+async def test_stats_counts_thousands_written_in_one_batch(store, capsys, unique):
     user = unique("many")
-    namespace = namespaces.user_memories(user)
-    await store.abatch([PutOp(namespace, f"k{i}", {"n": i}) for i in range(1205)])
-    code, out, _ = await run(capsys, store, "stats", f"user/{user}")
-    assert code == 0 and out.splitlines()[-1] == "total: 1205 items in 1 namespaces"
+    await put_many(store, user)
+    code, out, _ = await run(capsys, store, "stats", f"user/{user}", "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "namespaces": [
+            {"namespace": f"user/{user}/knowledge/t", "items": MANY // 5},
+            {"namespace": f"user/{user}/memories", "items": MANY - MANY // 5},
+        ],
+        "total_items": MANY,
+        "total_namespaces": 2,
+    }
 
 
 async def test_search_with_and_without_query(store, capsys, unique):
@@ -240,6 +267,66 @@ async def test_export_a_prefix_to_stdout(store, capsys, unique):
     assert {(tuple(r["namespace"]), r["key"]) for r in lines(out)} == {
         (ns, key) for ns, key, _ in expected if ns[0] == "team"
     }
+
+
+async def test_export_cleanup_import_round_trip_of_thousands_in_one_batch(
+    store, capsys, unique, tmp_path
+):
+    user = unique("trip")
+    await put_many(store, user)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    code, _, err = await run(capsys, store, "export", f"user/{user}", "--out", str(first))
+    assert code == 0 and f"exported {MANY} items" in err
+    records = lines(first.read_text(encoding="utf-8"))
+    assert len(records) == len({(tuple(r["namespace"]), r["key"]) for r in records}) == MANY
+
+    code, out, _ = await run(capsys, store, "cleanup", f"user/{user}", "--older-than", "0")
+    assert code == 0 and out.splitlines()[-1] == f"deleted {MANY} of {MANY} items under user/{user}"
+    code, out, _ = await run(capsys, store, "stats", f"user/{user}")
+    assert out.splitlines()[-1] == "total: 0 items in 0 namespaces"
+
+    code, out, _ = await run(capsys, store, "import", str(first))
+    assert code == 0 and f"imported {MANY} items" in out
+    assert (await run(capsys, store, "export", f"user/{user}", "--out", str(second)))[0] == 0
+    assert exported(second) == exported(first) and len(exported(second)) == MANY
+
+
+class UpdatingWriter(io.StringIO):
+    """An export target that, once the first line is written, has every item updated by
+    another writer of the same store (a real one: the store itself in memory, a second
+    LangGraph store on the same database on PostgreSQL)."""
+
+    def __init__(self, update: Callable[[], None]) -> None:
+        super().__init__()
+        self.update: Callable[[], None] | None = update
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if self.update is not None:
+            update, self.update = self.update, None
+            update()
+        return written
+
+
+async def test_an_export_is_a_snapshot_while_items_are_updated(store, settings, unique):
+    user = unique("busy")
+    written = await put_many(store, user, {"version": 1})
+    changed = [PutOp(op.namespace, op.key, {**op.value, "version": 2}) for op in written]
+
+    def update() -> None:
+        if settings.backend == "memory":
+            store.batch(changed)
+            return
+        with PostgresStore.from_conn_string(settings.postgres_uri) as other:
+            other.batch(changed)
+
+    out = UpdatingWriter(update)
+    assert await export_items(store, out, namespaces.user_root(user)) == MANY
+    records = lines(out.getvalue())
+    assert len({(tuple(r["namespace"]), r["key"]) for r in records}) == MANY
+    assert {r["value"]["version"] for r in records} == {1}  # as it was when the export began
+    (now,) = await asearch_all(store, namespaces.user_root(user))
+    assert len(now) == MANY and {item.value["version"] for item in now} == {2}
 
 
 def write_lines(path: Path, records: list) -> Path:

@@ -15,7 +15,7 @@ from casts.memory.clock import utc_now
 from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError, MissingIdentityError
 from casts.memory.queries import asearch_all
-from casts.memory.scratch import cleanup_older_than, read_scratch, write_scratch
+from casts.memory.scratch import cleanup_older_than, end_session, read_scratch, write_scratch
 from casts.session_scratch.graph import SessionScratchGraph
 from casts.session_scratch.modules.tools import SCRATCH_TOOLS
 from tests.conversation import thread_config
@@ -91,6 +91,15 @@ async def test_end_deletes_every_page_of_the_session(graph, store, unique):
     assert await count(store, namespaces.user_sessions(user)) == 1
 
 
+async def test_end_deletes_thousands_written_in_one_batch(store, unique):
+    user, session = unique("dy"), unique("session")
+    entries = {f"k{n:05d}": {"n": n} for n in range(5000)}
+    assert len(await write_scratch(store, user, session, entries)) == 5000  # one batch
+    assert len(await read_scratch(store, user, session)) == 5000
+    assert await end_session(store, user, session) == 5000
+    assert await count(store, namespaces.session_scratch(user, session)) == 0
+
+
 async def test_expiry_ttl_on_postgres_and_expires_at_cleanup_everywhere(store, unique):
     user, session = unique("ttl"), unique("session")
     namespace = namespaces.session_scratch(user, session)
@@ -109,12 +118,12 @@ async def test_expiry_ttl_on_postgres_and_expires_at_cleanup_everywhere(store, u
         assert await store.aget(namespace, "brief") is None
 
 
-async def test_cleanup_pages_through_everything_and_compares_aware_times(store, unique):
+async def test_cleanup_reads_thousands_of_one_batch_and_compares_aware_times(store, unique):
     user = unique("bulk")
     prefix = namespaces.user_sessions(user)
     ops = [
         PutOp(namespaces.session_scratch(user, f"s{n % 7}"), f"k{n}", {"data": {"n": n}})
-        for n in range(520)
+        for n in range(5000)
     ]
     await store.abatch(ops)
     await write_scratch(store, user, "short", {"soon": {"x": 1}}, ttl_minutes=1)
@@ -124,16 +133,16 @@ async def test_cleanup_pages_through_everything_and_compares_aware_times(store, 
     in_an_hour = utc_now() + timedelta(hours=1)
     expired_only = await cleanup_older_than(store, 7, prefix=prefix, now=in_an_hour)
     assert expired_only.matched == [(namespaces.session_scratch(user, "short"), "soon")]
-    assert expired_only.scanned == 521
+    assert expired_only.scanned == 5001
 
     naive_in_two_days = (utc_now() + timedelta(days=2)).replace(tzinfo=None)
     dry = await cleanup_older_than(store, 1, prefix=prefix, now=naive_in_two_days, dry_run=True)
-    assert len(set(dry.matched)) == len(dry.matched) == 520
+    assert len(set(dry.matched)) == len(dry.matched) == 5000
     assert dry.deleted == 0
-    assert await count(store, prefix) == 520
+    assert await count(store, prefix) == 5000
 
     done = await cleanup_older_than(store, 1, prefix=prefix, now=naive_in_two_days)
-    assert done.deleted == 520
+    assert done.deleted == 5000
     assert await count(store, prefix) == 0
     assert await store.aget(memories, "m") is not None
 

@@ -14,6 +14,7 @@ from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.queries import asearch_all
 
 
 @pytest.fixture
@@ -72,17 +73,20 @@ async def test_range_filters_compare_numbers_as_numbers(store, ns):
     assert len(paged) == 2
 
 
-async def test_search_order_and_pagination_cover_everything(store, ns):
-    for n in range(25):
-        await store.aput(ns, f"k{n:02d}", {"content": f"item {n}"})
+async def test_search_order_and_reading_everything(store, ns):
+    """Thousands written in one batch share one ``updated_at`` on PostgreSQL: paging ``search``
+    by offset over that order skipped some; ``asearch_all`` returns each exactly once."""
+    batch = [f"k{n:04d}" for n in range(5000)]
+    await store.abatch([PutOp(ns, key, {"content": key}, index=False) for key in batch])
+    for n in range(3):
+        await store.aput(ns, f"late{n}", {"content": f"late {n}"}, index=False)
     first = await store.asearch(ns)
-    assert len(first) == 10  # the store's default limit: callers must page
-    assert [i.key for i in first[:3]] == ["k24", "k23", "k22"]  # most recently updated first
-    seen: list[str] = []
-    while page := await store.asearch(ns, limit=7, offset=len(seen)):
-        seen.extend(i.key for i in page)
-    assert sorted(seen) == [f"k{n:02d}" for n in range(25)]
-    assert len(seen) == len(set(seen))
+    assert len(first) == 10  # the store's default limit: a whole namespace needs asearch_all
+    assert [i.key for i in first[:3]] == ["late2", "late1", "late0"]  # newest-updated first
+    (everything,) = await asearch_all(store, ns)
+    keys = [i.key for i in everything]
+    assert len(keys) == len(set(keys)) == 5003
+    assert set(keys) == {*batch, "late0", "late1", "late2"}
 
 
 async def test_list_namespaces(store, unique):

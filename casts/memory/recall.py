@@ -38,8 +38,6 @@ from casts.memory.recall_sql import postgres_candidates, refresh_ttl
 from casts.memory.store import check_op
 
 DEFAULT_WEIGHTS = Weights()
-# InMemoryStore scans the whole store for every page, so read the namespace in one page.
-_ONE_PAGE = 1_000_000
 
 
 async def recall(
@@ -128,7 +126,7 @@ async def _python_candidates(
     """Candidates through the store's public API, for backends without full-text search."""
     found = Candidates()
     if weights.uses_lexical:
-        (everything,) = await asearch_all(store, namespace, filter=filter, page_size=_ONE_PAGE)
+        (everything,) = await asearch_all(store, namespace, filter=filter)
         scores = bm25_scores(query, [indexed_text(item.value) for item in everything])
         best = heapq.nlargest(pool, ((score, i) for i, score in enumerate(scores) if score > 0))
         for score, i in best:

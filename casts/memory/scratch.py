@@ -11,7 +11,7 @@ run's ``session_id`` (by default its thread id). Expiry works on every backend:
 Reads here do not refresh the TTL, so the backend's expiry and ``expires_at`` stay the
 same; write an entry again to extend it. ``end_session`` deletes everything of a session;
 ``cleanup_older_than`` deletes whatever is older than N days or past its ``expires_at``,
-paging through every item (``search`` alone stops after 10).
+after reading every item (``queries.asearch_all``: ``search`` alone stops after 10).
 """
 
 from __future__ import annotations
@@ -22,19 +22,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from langgraph.store.base import BaseStore, PutOp, SearchItem, SearchOp
+from langgraph.store.base import BaseStore, PutOp, SearchItem
 
 from casts.memory import namespaces
 from casts.memory.clock import as_utc, utc_now
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError
 from casts.memory.namespaces import Namespace
+from casts.memory.queries import asearch_all
 from casts.memory.records import ScratchEntry, parse_record
 from casts.memory.values import validate_key
 from casts.memory.writes import check_entries, deletion_ops
 
 DEFAULT_TTL_MINUTES = 24 * 60
 MAX_TTL_MINUTES = 30 * 24 * 60
-PAGE_SIZE = 500
 DELETE_CHUNK = 1000
 SESSION_ROOT: Namespace = namespaces.session_root()
 
@@ -134,18 +134,9 @@ async def write_scratch(
 
 
 async def _scan(store: BaseStore, prefix: Namespace) -> list[SearchItem]:
-    """Every item under ``prefix``, paged, without refreshing TTLs, each item once."""
-    seen: dict[tuple[Namespace, str], SearchItem] = {}
-    offset = 0
-    while True:
-        (page,) = await store.abatch(
-            [SearchOp(prefix, limit=PAGE_SIZE, offset=offset, refresh_ttl=False)]
-        )
-        for item in page or []:
-            seen.setdefault((tuple(item.namespace), item.key), item)
-        if len(page or []) < PAGE_SIZE:
-            return list(seen.values())
-        offset += PAGE_SIZE
+    """Every item under ``prefix``, each once, without refreshing TTLs."""
+    (items,) = await asearch_all(store, prefix, refresh_ttl=False)
+    return items
 
 
 def _expired(item: SearchItem, now: datetime) -> bool:
@@ -179,7 +170,7 @@ async def _delete(store: BaseStore, targets: list[tuple[Namespace, str]]) -> int
 
 
 async def end_session(store: BaseStore, user_id: str, session_id: str) -> int:
-    """Delete everything of one session (every page); returns how many items were deleted."""
+    """Delete everything of one session (every item, read first); returns how many."""
     items = await _scan(store, namespaces.session_scratch(user_id, session_id))
     return await _delete(store, [(tuple(item.namespace), item.key) for item in items])
 
@@ -194,9 +185,9 @@ async def cleanup_older_than(
 ) -> CleanupReport:
     """Delete session data created more than ``days`` ago or past its ``expires_at``.
 
-    Pages through *every* item under ``prefix`` before deleting (deleting while paging
-    would shift the pages). Times are compared timezone-aware: ``item.created_at`` as the
-    store reports it and ``expires_at`` from the value; a naive ``now`` is taken as UTC.
+    Reads *every* item under ``prefix`` (each once) before deleting anything. Times are
+    compared timezone-aware: ``item.created_at`` as the store reports it and ``expires_at``
+    from the value; a naive ``now`` is taken as UTC.
     Works on backends without TTL (InMemoryStore) as on PostgreSQL.
 
     Args:

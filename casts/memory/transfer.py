@@ -20,22 +20,24 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from langgraph.store.base import BaseStore, Item, PutOp, SearchOp
+from langgraph.store.base import BaseStore, Item, PutOp
 from tqdm import tqdm
 
 from casts.memory.clock import as_utc, utc_now
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError, MemoryCastError
 from casts.memory.namespaces import Namespace, validate_namespace
+from casts.memory.queries import asearch_all, iter_items
 from casts.memory.scratch import SESSION_ROOT, CleanupReport, cleanup_older_than
 from casts.memory.store import check_op
 
-PAGE_SIZE = 500
+NAMESPACE_PAGE = 500
 DEFAULT_BATCH = 500
 DELETE_CHUNK = 1000
 
@@ -52,49 +54,21 @@ class ImportFileError(MemoryCastError, ValueError):
         super().__init__(f"{path}: line {line}: {reason}; nothing was imported")
 
 
-async def scan(store: BaseStore, prefix: Namespace = ()) -> AsyncIterator[Item]:
-    """Every item under ``prefix``, page by page, each once, without refreshing TTLs.
-
-    ``search`` stops at its limit; this pages until a short page. Items are yielded as pages
-    arrive: a caller that deletes must read everything first (``scan_all``), since deleting
-    while paging shifts the pages.
-    """
-    seen: set[tuple[Namespace, str]] = set()
-    offset = 0
-    while True:
-        (page,) = await store.abatch(
-            [SearchOp(prefix, limit=PAGE_SIZE, offset=offset, refresh_ttl=False)]
-        )
-        for item in page or []:
-            marker = (tuple(item.namespace), item.key)
-            if marker not in seen:
-                seen.add(marker)
-                yield item
-        if len(page or []) < PAGE_SIZE:
-            return
-        offset += PAGE_SIZE
-
-
-async def scan_all(store: BaseStore, prefix: Namespace = ()) -> list[Item]:
-    """Every item under ``prefix``, read completely (deleting while paging shifts pages)."""
-    return [item async for item in scan(store, prefix)]
-
-
 async def list_namespaces(store: BaseStore, prefix: Namespace = ()) -> list[Namespace]:
     """Every namespace under ``prefix`` (``list_namespaces`` stops at 100: page)."""
     found: list[Namespace] = []
     while True:
         page = await store.alist_namespaces(
-            prefix=prefix or None, limit=PAGE_SIZE, offset=len(found)
+            prefix=prefix or None, limit=NAMESPACE_PAGE, offset=len(found)
         )
         found.extend(tuple(namespace) for namespace in page)
-        if len(page) < PAGE_SIZE:
+        if len(page) < NAMESPACE_PAGE:
             return sorted(found)
 
 
 async def count_items(store: BaseStore, prefix: Namespace = ()) -> dict[Namespace, int]:
     """Items per namespace under ``prefix``, sorted by namespace."""
-    counts = Counter([tuple(item.namespace) async for item in scan(store, prefix)])
+    counts = Counter([tuple(item.namespace) async for item in iter_items(store, prefix)])
     return dict(sorted(counts.items()))
 
 
@@ -110,11 +84,16 @@ def item_record(item: Item) -> dict[str, Any]:
 
 
 async def export_items(store: BaseStore, out: TextIO, prefix: Namespace = ()) -> int:
-    """Write every item under ``prefix`` to ``out`` as JSON lines; returns how many."""
+    """Write every item under ``prefix`` to ``out`` as JSON lines; returns how many.
+
+    The export is a snapshot (``queries.iter_items``): every item that existed when it
+    began, once, with its value at that moment, however the store changes meanwhile.
+    """
     written = 0
-    async for item in scan(store, prefix):
-        out.write(json.dumps(item_record(item), ensure_ascii=False, allow_nan=False) + "\n")
-        written += 1
+    async with aclosing(iter_items(store, prefix)) as items:
+        async for item in items:
+            out.write(json.dumps(item_record(item), ensure_ascii=False, allow_nan=False) + "\n")
+            written += 1
     return written
 
 
@@ -258,7 +237,7 @@ async def cleanup(
     if prefix[: len(SESSION_ROOT)] == SESSION_ROOT:
         return await cleanup_older_than(store, days, prefix=prefix, now=now, dry_run=dry_run)
     cutoff = as_utc(now or utc_now()) - timedelta(days=days)
-    items = await scan_all(store, prefix)
+    (items,) = await asearch_all(store, prefix, refresh_ttl=False)
     matched = [
         (tuple(item.namespace), item.key) for item in items if as_utc(item.updated_at) < cutoff
     ]
