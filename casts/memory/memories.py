@@ -176,7 +176,10 @@ async def remember(
     await store.abatch(ops)
     if replaced is not None:
         return Remembered(
-            new_key, record.content, "updated", replaced=MemoryRef(key, _content_of(replaced))
+            new_key,
+            record.content,
+            "updated",
+            replaced=MemoryRef(replaced.key, _content_of(replaced)),
         )
     if earlier is not None:
         return Remembered(new_key, record.content, "confirmed")
