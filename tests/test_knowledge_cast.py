@@ -239,13 +239,86 @@ async def test_agent_tools_record_confirm_and_report_errors(store, checkpointer,
     ]
 
 
-async def test_concurrent_statements_of_one_claim_never_duplicate(store, unique):
+async def test_concurrent_statements_of_one_claim_keep_every_confirmation(store, unique):
     user = unique("race")
     await asyncio.gather(
         *(add_facts(store, user, "race", [claim("Same claim", source=f"s{n}")]) for n in range(8))
     )
     (items,) = await asearch_all(store, namespaces.user_knowledge(user, "race"))
     assert [item.key for item in items] == [fact_key("same claim.")]
+    (fact,) = await list_facts(store, user, "race")
+    assert fact.fact.confirmations == 8
+    assert sorted(fact.fact.sources) == [f"s{n}" for n in range(8)]
+    await asyncio.gather(
+        *(add_facts(store, user, "race", [claim("same claim!", source=f"t{n}")]) for n in range(8))
+    )
+    (fact,) = await list_facts(store, user, "race")
+    assert fact.fact.confirmations == 16
+    assert sorted(fact.fact.sources) == sorted(
+        [f"s{n}" for n in range(8)] + [f"t{n}" for n in range(8)]
+    )
+
+
+async def test_confirmations_during_a_supersession_lose_neither(store, unique):
+    user = unique("clash")
+    (old,) = (await add_facts(store, user, "t", [claim("Lead is Alice", source="s0")])).facts
+    await asyncio.gather(
+        add_facts(store, user, "t", [claim("Lead is Bob", source="hr", supersedes=old.key)]),
+        *(
+            add_facts(store, user, "t", [claim("Lead is Alice", source=f"s{n}")])
+            for n in range(1, 9)
+        ),
+    )
+    everything = {
+        s.key: s.fact for s in await list_facts(store, user, "t", include_superseded=True)
+    }
+    alice = everything[old.key]
+    assert alice.status == "superseded"
+    assert alice.superseded_by == fact_key("Lead is Bob")
+    assert alice.confirmations == 9
+    assert sorted(alice.sources) == [f"s{n}" for n in range(9)]
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("Temperature is -5 degrees", "Temperature is 5 degrees"),
+        ("The service is written in C++", "The service is written in C"),
+        ("The fee is 5%", "The fee is 5"),
+    ],
+)
+async def test_claims_differing_in_a_symbol_are_different_facts(store, unique, first, second):
+    user = unique("symbols")
+    await add_facts(store, user, "t", [claim(first, source="a")])
+    await add_facts(store, user, "t", [claim(second, source="b")])
+    facts = await list_facts(store, user, "t")
+    assert sorted((s.fact.content, s.fact.confirmations, s.fact.sources) for s in facts) == sorted(
+        [(first, 1, ["a"]), (second, 1, ["b"])]
+    )
+
+
+async def test_facts_stored_before_statements_keep_their_confirmations(store, unique):
+    user = unique("legacy")
+    namespace = namespaces.user_knowledge(user, "t")
+    key = fact_key("Rex is a dog")
+    legacy = {
+        "content": "Rex is a dog",
+        "topic": "t",
+        "source": "user",
+        "confidence": 0.9,
+        "observed_at": "2025-01-01T00:00:00+00:00",
+        "status": "current",
+        "superseded_by": None,
+        "superseded_at": None,
+        "supersedes": None,
+        "confirmations": 2,
+        "sources": ["user", "vet"],
+    }
+    await store.aput(namespace, key, legacy)
+    (fact,) = (await add_facts(store, user, "t", [claim("rex is a dog", source="shelter")])).facts
+    assert (fact.key, fact.fact.confirmations) == (key, 3)
+    assert fact.fact.sources == ["user", "vet", "shelter"]
+    assert fact.fact.confidence == 0.9
 
 
 async def test_superseded_claim_can_come_back_only_by_superseding_its_successor(store, unique):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -69,9 +70,8 @@ async def test_remembered_in_one_thread_is_known_in_another(store, checkpointer,
         context={"user_id": user},
     )
     assert set(first) == {"messages"}
-    assert tool_replies(first) == [
-        f"Remembered as memory {memories.memory_key('Ada is allergic to peanuts')}."
-    ]
+    key = memories.memory_key("Ada is allergic to peanuts")
+    assert tool_replies(first) == [f'Remembered as new memory {key}: "Ada is allergic to peanuts".']
     assert "peanuts" not in system_prompt(model.received[0]).split("<memories>")[1]
 
     thread2 = unique("t2")
@@ -82,6 +82,7 @@ async def test_remembered_in_one_thread_is_known_in_another(store, checkpointer,
     # The load node put the memory into the system prompt of the new thread...
     prompt = system_prompt(model.received[2])
     assert "Ada is allergic to peanuts" in prompt.split("<memories>")[1]
+    assert key in prompt.split("<memories>")[1]  # the model can name the memory to update it
     # ...kept it in state for the turn, and the recall tool finds it too.
     state = await app.aget_state(thread_config(thread2))
     assert [m["content"] for m in state.values["known"]["memories"]] == [
@@ -89,7 +90,8 @@ async def test_remembered_in_one_thread_is_known_in_another(store, checkpointer,
     ]
     assert system_prompt(model.received[3]) == prompt
     (recalled,) = tool_replies(second)
-    assert "Ada is allergic to peanuts" in recalled
+    (described,) = json.loads(recalled)
+    assert (described["key"], described["content"]) == (key, "Ada is allergic to peanuts")
 
 
 async def test_users_do_not_see_each_other(store, checkpointer, unique):
@@ -110,11 +112,11 @@ async def test_users_do_not_see_each_other(store, checkpointer, unique):
     assert "1234" not in system_prompt(model.received[2])
 
 
-async def test_restating_a_memory_updates_it(store, checkpointer, unique):
+async def test_exact_restatement_confirms_the_memory(store, checkpointer, unique):
     user = unique("dup")
     model = recording(
         tool_call("remember_fact", content="Ada lives in Paris"),
-        tool_call("remember_fact", content="  ada LIVES in paris! "),
+        tool_call("remember_fact", content="  ada LIVES   in paris! "),
         tool_call("remember_fact", content="Ada has a cat named Tom"),
         "Done.",
     )
@@ -122,33 +124,96 @@ async def test_restating_a_memory_updates_it(store, checkpointer, unique):
         said("facts"), thread_config(unique("t")), context={"user_id": user}
     )
     key = memories.memory_key("Ada lives in Paris")
+    cat = memories.memory_key("Ada has a cat named Tom")
     assert tool_replies(result) == [
-        f"Remembered as memory {key}.",
-        f"Updated memory {key}, which already said this.",
-        f"Remembered as memory {memories.memory_key('Ada has a cat named Tom')}.",
+        f'Remembered as new memory {key}: "Ada lives in Paris".',
+        f'Confirmed memory {key}: "ada LIVES   in paris!" (it already said this).',
+        f'Remembered as new memory {cat}: "Ada has a cat named Tom".',
     ]
     items = await stored_memories(store, user)
-    assert sorted(item.value["content"] for item in items) == [
-        "Ada has a cat named Tom",
-        "ada LIVES in paris!",
-    ]
+    assert sorted((item.key, item.value["content"]) for item in items) == sorted(
+        [(key, "ada LIVES   in paris!"), (cat, "Ada has a cat named Tom")]
+    )
 
 
-async def test_near_duplicates_update_and_different_facts_do_not(store, unique):
+SISTER = "My sister lives in Paris and works at Google"
+BROTHER = "My brother lives in Paris and works at Google"
+
+
+async def test_a_similar_fact_never_replaces_another_memory(store, unique):
     user = unique("near")
-    key, status = await memories.remember(store, user, "Ada works as a nurse in Lyon")
-    assert status == "created"
+    sister = await memories.remember(store, user, SISTER)
     (first,) = await stored_memories(store, user)
-    again = await memories.remember(store, user, "Ada works as a nurse in Lyon now", confidence=0.5)
-    assert again == (key, "updated")
-    likes = await memories.remember(store, user, "Ada likes green tea")
-    hates = await memories.remember(store, user, "Ada hates green tea")
-    assert likes.status == hates.status == "created"
+    brother = await memories.remember(store, user, BROTHER)
+    assert (sister.status, brother.status) == ("created", "created")
+    assert brother.key != sister.key
+    assert brother.similar == [memories.MemoryRef(sister.key, SISTER)]
+    again = await memories.remember(store, user, f"  {SISTER.upper()}. ", confidence=0.5)
+    assert (again.key, again.status) == (sister.key, "confirmed")
+    distinct = [
+        "Temperature is 5 degrees",
+        "Temperature is -5 degrees",
+        "I code in C",
+        "I code in C++",
+    ]
+    for text in distinct:
+        assert (await memories.remember(store, user, text)).status == "created"
     items = {item.key: item.value for item in await stored_memories(store, user)}
-    assert len(items) == 3
-    assert items[key]["content"] == "Ada works as a nurse in Lyon now"
-    assert items[key]["confidence"] == 0.5
-    assert items[key]["created_at"] == first.value["created_at"]
+    assert sorted(value["content"] for value in items.values()) == sorted(
+        [BROTHER, f"{SISTER.upper()}.", *distinct]
+    )
+    assert items[sister.key]["confidence"] == 0.5
+    assert items[sister.key]["created_at"] == first.value["created_at"]
+
+
+async def test_tool_names_the_similar_memory_and_keeps_both(store, checkpointer, unique):
+    user = unique("sibling")
+    model = recording(
+        tool_call("remember_fact", content=SISTER),
+        tool_call("remember_fact", content=BROTHER),
+        "Done.",
+    )
+    result = await agent(model, store, checkpointer).ainvoke(
+        said("family"), thread_config(unique("t")), context={"user_id": user}
+    )
+    sister, brother = memories.memory_key(SISTER), memories.memory_key(BROTHER)
+    first, second = tool_replies(result)
+    assert first == f'Remembered as new memory {sister}: "{SISTER}".'
+    assert second.startswith(f'Remembered as new memory {brother}: "{BROTHER}". ')
+    assert f'Similar memories were left unchanged: {sister}: "{SISTER}".' in second
+    items = await stored_memories(store, user)
+    assert sorted((item.key, item.value["content"]) for item in items) == sorted(
+        [(sister, SISTER), (brother, BROTHER)]
+    )
+
+
+async def test_a_memory_changes_only_when_its_key_is_named(store, checkpointer, unique):
+    user = unique("moved")
+    paris, berlin = (
+        memories.memory_key("Ada lives in Paris"),
+        memories.memory_key("Ada lives in Berlin"),
+    )
+    await memories.remember(store, user, "Ada lives in Paris")
+    (before,) = await stored_memories(store, user)
+    model = recording(
+        tool_call("remember_fact", content="Ada has a cat", key="mem-nonexistent"),
+        tool_call("remember_fact", content="Ada lives in Berlin", key=paris),
+        tool_call("remember_fact", content="Ada lives in Rome", key=paris),
+        "Done.",
+    )
+    result = await agent(model, store, checkpointer).ainvoke(
+        said("I moved"), thread_config(unique("t")), context={"user_id": user}
+    )
+    missing, moved, gone = tool_replies(result)
+    assert missing.startswith("Error: key: there is no memory 'mem-nonexistent'")
+    assert moved == (
+        f'Updated memory {paris}: "Ada lives in Paris" -> now memory {berlin}: '
+        '"Ada lives in Berlin".'
+    )
+    assert gone.startswith(f"Error: key: there is no memory {paris!r}")
+    (item,) = await stored_memories(store, user)
+    assert (item.key, item.value["content"]) == (berlin, "Ada lives in Berlin")
+    assert before.value["created_at"] == item.value["created_at"]
 
 
 async def test_forget(store, checkpointer, unique):
@@ -164,7 +229,7 @@ async def test_forget(store, checkpointer, unique):
         said("remember, then forget"), thread_config(unique("t")), context={"user_id": user}
     )
     remembered, forgot, again = tool_replies(result)
-    assert remembered == f"Remembered as memory {key}."
+    assert remembered == f'Remembered as new memory {key}: "Ada plays the cello".'
     assert forgot == f"Forgot memory {key}."
     assert again.startswith("Error: No memory with key")
     assert key in again

@@ -20,6 +20,7 @@ from casts.memory.errors import (
 from casts.memory.identity import resolve_identity
 from casts.memory.records import Fact, Memory, parse_record
 from casts.memory.settings import Settings
+from casts.memory.textkeys import normalize_text, text_key
 from casts.memory.values import validate_key, validate_value
 
 # --- namespaces ------------------------------------------------------------------------
@@ -140,6 +141,41 @@ def test_deep_nesting_is_refused():
 def test_bad_keys(key):
     with pytest.raises(InvalidValueError, match="key"):
         validate_key(key)
+
+
+# --- text keys -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "said, again",
+    [
+        ("Ada lives in Paris", "  ada LIVES\tin   paris! "),
+        ("Deploys run on Fridays", "deploys run on fridays..."),
+        ("Is it raining", "is it raining?"),
+    ],
+)
+def test_restatements_share_a_key(said, again):
+    assert text_key("k-", said) == text_key("k-", again)
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        ("Temperature is -5 degrees", "Temperature is 5 degrees"),
+        ("Written in C++", "Written in C"),
+        ("The fee is 5%", "The fee is 5"),
+        ("O'Brien's cafe", "OBriens cafe"),
+        ("Version 1.2", "Version 12"),
+        ("Not now. Later", "Not now Later"),
+    ],
+)
+def test_every_symbol_but_the_final_punctuation_counts(one, other):
+    assert text_key("k-", one) != text_key("k-", other)
+
+
+def test_normalizing_keeps_symbols_and_drops_only_trailing_punctuation():
+    assert normalize_text("  It is -5 °C;  in C++ land!?. ") == "it is -5 °c; in c++ land"
+    assert normalize_text("?!.") == ""
 
 
 # --- records ---------------------------------------------------------------------------

@@ -3,10 +3,11 @@
 Rules (the same for the knowledge cast, its tools and any other cast that reuses them):
 
 - **Identity of a claim.** A fact's key is a hash of its *normalised* text (case folded,
-  whitespace collapsed, trailing ``.!?;`` dropped). Stating the same claim again therefore
-  lands on the same item: it is *confirmed* (``confirmations`` + 1, the new source appended
-  to ``sources``, ``confidence`` the maximum seen, ``observed_at`` the latest observation)
-  instead of being stored twice -- even when two threads state it at once.
+  whitespace collapsed, trailing ``.!?;`` dropped; every other symbol kept, so "-5 degrees"
+  and "5 degrees", or "C" and "C++", are different claims). Stating the same claim again
+  therefore lands on the same fact: it is *confirmed* (``confirmations`` + 1, the new source
+  added to ``sources``, ``confidence`` the maximum seen, ``observed_at`` the latest
+  observation) instead of being stored twice -- even when two threads state it at once.
 - **Contradiction.** A claim that replaces an earlier one names it: ``supersedes=<key>``
   (keys come back from every listing and search). The old fact is kept, marked
   ``status="superseded"`` with ``superseded_by`` and ``superseded_at``; the new fact records
@@ -17,26 +18,34 @@ Rules (the same for the knowledge cast, its tools and any other cast that reuses
   makes it current again.
 - **Reading.** Listing and search return current facts unless asked for superseded ones too.
 
-Facts live in ``namespaces.user_knowledge(user_id, topic)``; ``content`` holds the claim so
-the semantic index embeds it.
+Storage, chosen so that no confirmation can be lost: a fact is a ``records.FactEntry`` in
+``namespaces.user_knowledge(user_id, topic)`` (``content`` holds the claim, so the semantic
+index embeds it) plus one ``records.Statement`` item per statement, under a fresh key, in
+``statements_namespace`` -- a sibling of the knowledge namespaces, so listing and searching
+a topic never meet them. A confirmation only *adds* a statement; nothing reads, changes
+and writes back a shared counter, so concurrent confirmations all survive on every
+backend. ``confirmations``, ``sources``, ``confidence`` and ``observed_at`` are derived from
+the statements when a fact is read.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from langgraph.store.base import BaseStore, GetOp, Item, PutOp, SearchItem
+from langgraph.store.base import BaseStore, GetOp, PutOp, SearchItem
 from pydantic import Field, field_validator
 
 from casts.memory import namespaces
 from casts.memory.clock import as_utc, utc_now
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.namespaces import Namespace
 from casts.memory.queries import asearch_all
 from casts.memory.recall import recall
-from casts.memory.records import Fact, Record, parse_record
+from casts.memory.records import Fact, FactEntry, Record, Statement, parse_record
 from casts.memory.textkeys import normalize_text, text_key
 from casts.memory.values import validate_key
 
@@ -44,6 +53,8 @@ CURRENT_ONLY = {"status": "current"}
 MAX_CLAIMS = 100
 MAX_SEARCH_LIMIT = 100
 _TOPIC_PAGE = 100
+STATEMENTS = "knowledge_statements"
+"""Label that takes the place of ``knowledge`` in the namespaces of statements."""
 
 
 class Claim(Record):
@@ -105,6 +116,17 @@ class AddResult:
         return [stored.key for stored in (*self.facts, *self.superseded)]
 
 
+def statements_namespace(fact_namespace: Namespace, key: str | None = None) -> Namespace:
+    """Where the statements of a topic's facts (of fact ``key``, when given) are stored.
+
+    ``(..., "knowledge", <topic>)`` becomes ``(..., "knowledge_statements", <topic>, <key>)``:
+    the same owner, so exporting or deleting a user's data includes them, but outside the
+    knowledge prefix, so listing and searching facts never return a statement.
+    """
+    *owner, _knowledge, topic = fact_namespace
+    return (*owner, STATEMENTS, topic, *([key] if key else []))
+
+
 def fact_key(text: str) -> str:
     """The item key of a claim: stable, so the same claim always lands on the same item."""
     return text_key("fact-", text)
@@ -143,15 +165,18 @@ def parse_claims(claims: Any, *, field: str = "claims") -> list[Claim]:
         where = f"{field}[{position}]"
         claim = raw if isinstance(raw, Claim) else parse_record(Claim, raw, field=where)
         if not normalize_text(claim.content):
-            raise InvalidValueError(f"{where}.content", "must contain words, not only punctuation")
+            raise InvalidValueError(f"{where}.content", "must say something, not only punctuation")
         if claim.supersedes is not None:
             validate_key(claim.supersedes, field=f"{where}.supersedes")
         parsed.append(claim)
     return parsed
 
 
-def _as_fact(item: Item | SearchItem | None) -> Fact | None:
-    return None if item is None else Fact.model_validate(item.value)
+def _entry(value: dict[str, Any]) -> FactEntry:
+    """The claim part of a stored fact (facts stored before statements also hold more)."""
+    return FactEntry.model_validate(
+        {name: value[name] for name in FactEntry.model_fields if name in value}
+    )
 
 
 def _later(first: str, second: str) -> str:
@@ -160,28 +185,62 @@ def _later(first: str, second: str) -> str:
     return first if a >= b else second
 
 
-def _merge(topic: str, claim: Claim, existing: Fact | None, now: datetime) -> Fact:
-    observed = as_utc(claim.observed_at or now).isoformat()
-    if existing is None:
-        return Fact(
-            content=claim.content,
-            topic=topic,
-            source=claim.source,
-            confidence=claim.confidence,
-            observed_at=observed,
-            sources=[claim.source],
-        )
-    sources = list(existing.sources or [existing.source])
-    if claim.source not in sources:
-        sources.append(claim.source)
-    return existing.model_copy(
-        update={
-            "confirmations": existing.confirmations + 1,
-            "sources": sources,
-            "confidence": max(existing.confidence, claim.confidence),
-            "observed_at": _later(existing.observed_at, observed),
-        }
+def _stated_order(item: SearchItem) -> tuple[datetime, str]:
+    return as_utc(datetime.fromisoformat(item.value["stated_at"])), item.key
+
+
+def _assemble(value: dict[str, Any], statements: list[SearchItem]) -> Fact | None:
+    """A fact as readers see it: its stored entry and every statement of it.
+
+    Facts written before statements were kept apart carry their own ``confirmations``,
+    ``sources``, ``confidence`` and ``observed_at``; those count as earlier statements, so
+    upgrading loses nothing. Returns None for an entry without any statement yet.
+    """
+    count = int(value.get("confirmations") or 0)
+    sources = list(value.get("sources") or [value.get("source")]) if count else []
+    confidences = [float(value["confidence"])] if count else []
+    observed = [str(value["observed_at"])] if count else []
+    ordered = [
+        Statement.model_validate(item.value) for item in sorted(statements, key=_stated_order)
+    ]
+    for statement in ordered:
+        sources.append(statement.source)
+        confidences.append(statement.confidence)
+        observed.append(statement.observed_at)
+    if not confidences:
+        return None
+    latest = observed[0]
+    for moment in observed[1:]:
+        latest = _later(latest, moment)
+    distinct = list(dict.fromkeys(source for source in sources if source))
+    return Fact(
+        **_entry(value).model_dump(),
+        source=distinct[0],
+        sources=distinct,
+        confidence=max(confidences),
+        observed_at=latest,
+        confirmations=count + len(ordered),
     )
+
+
+FactRow = tuple[Namespace, str, dict[str, Any], float | None]
+"""A stored fact entry to assemble: its namespace, key, value and search score."""
+
+
+async def _facts(store: BaseStore, rows: Sequence[FactRow]) -> list[StoredFact]:
+    """The facts of stored entries, in the given order, each with every one of its statements.
+
+    The statements of all entries are read together (one batch per page).
+    """
+    if not rows:
+        return []
+    found = await asearch_all(store, *(statements_namespace(ns, key) for ns, key, _, _ in rows))
+    facts = []
+    for (_, key, value, score), statements in zip(rows, found, strict=True):
+        fact = _assemble(value, statements)
+        if fact is not None:
+            facts.append(StoredFact(key, fact, score))
+    return facts
 
 
 async def add_facts(
@@ -195,7 +254,9 @@ async def add_facts(
     """Add, confirm and supersede facts of one topic, writing everything in one batch.
 
     Every claim is validated and every ``supersedes`` resolved before the write; one bad
-    claim means nothing is written.
+    claim means nothing is written. Each claim adds a statement under a fresh key; a fact's
+    entry is written only when the fact is new or its status changes, so a confirmation
+    never overwrites anything another writer stored meanwhile.
 
     Args:
         store: The project's store.
@@ -221,43 +282,64 @@ async def add_facts(
         )
     )
     found = await store.abatch([GetOp(namespace, key) for key in wanted])
-    working: dict[str, Fact | None] = {
-        key: _as_fact(item) for key, item in zip(wanted, found, strict=True)
+    values: dict[str, dict[str, Any] | None] = {
+        key: None if item is None else item.value for key, item in zip(wanted, found, strict=True)
     }
-    changed: dict[str, Fact] = {}
-    claimed: list[str] = []
+    changed: dict[str, dict[str, Any]] = {}
+    statements: list[PutOp] = []
+    call = uuid.uuid4().hex
     for position, claim in enumerate(parsed):
         key = fact_key(claim.content)
-        fact = _merge(topic, claim, working[key], now)
+        statement = Statement(
+            source=claim.source,
+            confidence=claim.confidence,
+            observed_at=as_utc(claim.observed_at or now).isoformat(),
+            stated_at=now.isoformat(),
+        )
+        statements.append(
+            PutOp(
+                statements_namespace(namespace, key), f"{call}-{position:03d}", statement.to_value()
+            )
+        )
+        existing = values[key]
+        entry = (
+            FactEntry(content=claim.content, topic=topic) if existing is None else _entry(existing)
+        )
         if claim.supersedes is not None:
-            fact, target = _supersede(working, fact, key, claim.supersedes, topic, position, now)
-            working[claim.supersedes] = changed[claim.supersedes] = target
-        working[key] = changed[key] = fact
-        claimed.append(key)
-    claimed = list(dict.fromkeys(claimed))
-    await store.abatch([PutOp(namespace, key, fact.to_value()) for key, fact in changed.items()])
-    return AddResult(
-        facts=[StoredFact(key, changed[key]) for key in claimed],
-        superseded=[StoredFact(key, fact) for key, fact in changed.items() if key not in claimed],
+            entry, target = _supersede(values, entry, key, claim.supersedes, topic, position, now)
+            values[claim.supersedes] = changed[claim.supersedes] = {
+                **(values[claim.supersedes] or {}),
+                **target.to_value(),
+            }
+        if existing is None or claim.supersedes is not None:
+            values[key] = changed[key] = {**(existing or {}), **entry.to_value()}
+    claimed = list(dict.fromkeys(fact_key(claim.content) for claim in parsed))
+    others = [key for key in changed if key not in claimed]
+    entries = [PutOp(namespace, key, value) for key, value in changed.items()]
+    await store.abatch([*statements, *entries])
+    facts = await _facts(
+        store, [(namespace, key, values[key] or {}, None) for key in [*claimed, *others]]
     )
+    return AddResult(facts=facts[: len(claimed)], superseded=facts[len(claimed) :])
 
 
 def _supersede(
-    working: dict[str, Fact | None],
-    fact: Fact,
+    values: dict[str, dict[str, Any] | None],
+    entry: FactEntry,
     key: str,
     target_key: str,
     topic: str,
     position: int,
     now: datetime,
-) -> tuple[Fact, Fact]:
-    """The new fact recording ``supersedes`` and the target marked superseded by it."""
+) -> tuple[FactEntry, FactEntry]:
+    """The new fact's entry recording ``supersedes`` and the target marked superseded by it."""
     where = f"claims[{position}].supersedes"
     if target_key == key:
         raise InvalidValueError(where, "names the claim itself; a claim cannot supersede itself")
-    target = working.get(target_key)
-    if target is None:
+    stored = values.get(target_key)
+    if stored is None:
         raise InvalidValueError(where, f"there is no fact {target_key!r} in topic {topic!r}")
+    target = _entry(stored)
     if target.status == "superseded" and target.superseded_by != key:
         raise InvalidValueError(
             where,
@@ -267,7 +349,7 @@ def _supersede(
     superseded = target.model_copy(
         update={"status": "superseded", "superseded_by": key, "superseded_at": now.isoformat()}
     )
-    replacement = fact.model_copy(
+    replacement = entry.model_copy(
         update={
             "status": "current",
             "supersedes": target_key,
@@ -278,8 +360,7 @@ def _supersede(
     return replacement, superseded
 
 
-def _sorted(items: list[SearchItem]) -> list[StoredFact]:
-    facts = [StoredFact(item.key, Fact.model_validate(item.value)) for item in items]
+def _newest_first(facts: list[StoredFact]) -> list[StoredFact]:
     facts.sort(key=lambda stored: stored.key)
     facts.sort(
         key=lambda stored: as_utc(datetime.fromisoformat(stored.fact.observed_at)), reverse=True
@@ -292,12 +373,13 @@ async def list_facts(
 ) -> list[StoredFact]:
     """Every fact of a topic (all pages), newest observation first; current only by default."""
     topic = check_topic(topic)
+    namespace = namespaces.user_knowledge(user_id, topic)
     (items,) = await asearch_all(
         store,
-        namespaces.user_knowledge(user_id, topic),
+        namespace,
         filter=None if include_superseded else CURRENT_ONLY,
     )
-    return _sorted(items)
+    return _newest_first(await _facts(store, [(namespace, i.key, i.value, None) for i in items]))
 
 
 async def list_topics(store: BaseStore, user_id: str) -> list[str]:
@@ -345,4 +427,6 @@ async def search_facts(
         limit=limit,
         filter=None if include_superseded else CURRENT_ONLY,
     )
-    return [StoredFact(item.key, Fact.model_validate(item.value), item.score) for item in items]
+    return await _facts(
+        store, [(item.namespace, item.key, item.value, item.score) for item in items]
+    )

@@ -1,30 +1,38 @@
-"""A user's long-term memories: remember without duplicates, recall, forget.
+"""A user's long-term memories: remember without losing one, recall, forget.
 
 Memories live in ``namespaces.user_memories(user_id)``, one ``records.Memory`` per item; the
 semantic index embeds its ``content``. Every cast (the memory agent's tools, the CLI, the
-evaluation) goes through these functions, so "is this a duplicate?" is decided in one place.
+evaluation) goes through these functions, so "is this the same memory?" is decided in one
+place.
 
-Deduplication, kept simple and general:
+Rules, chosen so that remembering never destroys a different memory:
 
-1. The key of a new memory is derived from its normalized text (case, punctuation and
-   spacing ignored), so the same fact said twice -- even by two threads at once -- lands on
-   the same key.
-2. A fact that restates an existing memory in slightly different words is found through
-   the one recall path (``casts.memory.recall.recall``): when a top hit shares at least
-   ``NEAR_DUPLICATE_OVERLAP`` of its words with the new fact (Jaccard overlap of the word
-   sets), that memory is updated with the newer wording instead of a second one being added.
+1. The key of a memory is derived from its normalized text (``textkeys.normalize_text``:
+   case, spacing and trailing ``.!?;`` ignored, every other symbol kept). Saying exactly the
+   same thing again -- even from two threads at once -- lands on the same key and
+   *confirms* that memory.
+2. Anything else is a *new* memory. Two facts can share almost all their words ("My sister
+   lives in Paris" / "My brother lives in Paris") and still be different facts, so no
+   similarity score ever decides to overwrite one. Similar memories (found through the one
+   recall path, ``casts.memory.recall.recall``) are only *reported*, with their keys, so the
+   caller -- usually a model -- can decide.
+3. A memory changes only when the caller names it: ``remember(..., key=<its key>)`` replaces
+   that memory (which must exist) with the new content, keeping its ``created_at``. The new
+   content is stored under the key derived from it, so rule 1 keeps holding afterwards.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from langgraph.store.base import BaseStore, GetOp, PutOp, SearchItem
+from langgraph.store.base import BaseStore, GetOp, Item, PutOp, SearchItem
 
 from casts.memory import namespaces
-from casts.memory.clock import iso_now
 from casts.memory.errors import InvalidValueError, MemoryNotFoundError
+from casts.memory.namespaces import Namespace
 from casts.memory.recall import recall
 from casts.memory.records import Memory, parse_record
 from casts.memory.textkeys import normalize_text, text_key
@@ -32,44 +40,78 @@ from casts.memory.values import validate_key
 
 MemoryKind = Literal["fact", "event", "preference", "instruction", "note"]
 
-NEAR_DUPLICATE_OVERLAP = 0.8
-"""Share of words two memories must have in common to count as the same fact."""
-DUPLICATE_CANDIDATES = 3
-"""How many recall hits are checked for a near-duplicate."""
+SIMILAR_OVERLAP = 0.5
+"""Share of words a memory must have in common with a new one to be reported as similar."""
+SIMILAR_CANDIDATES = 3
+"""How many recall hits are checked for similar memories."""
 MAX_RECALL_LIMIT = 50
 KEY_PREFIX = "mem-"
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
-class Remembered(NamedTuple):
-    """What ``remember`` did: the memory's key and whether it was new.
+class MemoryRef(NamedTuple):
+    """A memory named by its key and content, as a reply to the model shows it."""
 
-    Unpacks as ``key, status = await remember(...)``.
+    key: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What ``remember`` stored, so the caller can say exactly that.
+
+    Attributes:
+        key: The key the memory is stored under now.
+        content: The content stored under ``key``.
+        status: ``"created"`` (a new memory), ``"confirmed"`` (the same text was already
+            remembered under ``key``; the memory now has the new wording, kind, source and
+            confidence) or ``"updated"`` (the memory named by ``key=`` was replaced, see
+            ``replaced``).
+        replaced: For ``"updated"``: the memory that was replaced, with its former content.
+        similar: For ``"created"``: existing memories that share many words with the new
+            one; they were left untouched.
     """
 
     key: str
-    status: Literal["created", "updated"]
+    content: str
+    status: Literal["created", "confirmed", "updated"]
+    replaced: MemoryRef | None = None
+    similar: list[MemoryRef] = field(default_factory=list)
 
 
 def memory_key(content: str) -> str:
-    """The key a new memory with this content gets; equal for normalized-equal texts."""
+    """The key a memory with this content gets; equal for normalized-equal texts."""
     return text_key(KEY_PREFIX, content)
 
 
 def word_overlap(first: str, second: str) -> float:
     """Jaccard overlap of the two texts' word sets, from 0.0 (none) to 1.0 (same words)."""
-    a, b = set(normalize_text(first).split()), set(normalize_text(second).split())
+    a, b = set(_WORD.findall(first.casefold())), set(_WORD.findall(second.casefold()))
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
 
 
-def _near_duplicate(content: str, hits: Iterable[SearchItem]) -> SearchItem | None:
-    """The first hit that restates ``content``, if any."""
-    for hit in hits:
-        existing = hit.value.get("content")
-        if isinstance(existing, str) and word_overlap(content, existing) >= NEAR_DUPLICATE_OVERLAP:
-            return hit
-    return None
+def _similar(content: str, hits: Iterable[SearchItem]) -> list[MemoryRef]:
+    """The hits that share at least ``SIMILAR_OVERLAP`` of their words with ``content``."""
+    return [
+        MemoryRef(hit.key, existing)
+        for hit in hits
+        if isinstance(existing := hit.value.get("content"), str)
+        and word_overlap(content, existing) >= SIMILAR_OVERLAP
+    ]
+
+
+def _content_of(item: Item) -> str:
+    content = item.value.get("content")
+    return content if isinstance(content, str) else ""
+
+
+async def _read(store: BaseStore, namespace: Namespace, keys: list[str]) -> dict[str, Item | None]:
+    """The items under ``keys`` (None where there is none), in one round trip."""
+    keys = list(dict.fromkeys(keys))
+    found = await store.abatch([GetOp(namespace, key) for key in keys])
+    return dict(zip(keys, found, strict=True))
 
 
 async def remember(
@@ -80,11 +122,11 @@ async def remember(
     kind: MemoryKind = "fact",
     source: str | None = None,
     confidence: float = 1.0,
+    key: str | None = None,
 ) -> Remembered:
-    """Store a memory about a user, or update the existing memory it restates.
+    """Store a memory about a user; replace an existing one only when ``key`` names it.
 
-    The whole record is validated before anything is written; an update keeps the
-    original ``created_at`` and takes the new wording, kind, source and confidence.
+    The whole record (and ``key``) is validated before anything is written.
 
     Args:
         store: The project's store.
@@ -93,35 +135,55 @@ async def remember(
         kind: What sort of memory it is.
         source: Where it came from (e.g. the thread), for provenance.
         confidence: How sure the agent is, from 0.0 to 1.0.
+        key: The key of the user's memory this one corrects or updates; that memory is
+            replaced. Without it an existing memory is only ever confirmed by the same text.
 
     Returns:
-        The key and ``"created"`` or ``"updated"``.
+        What was stored: key, content, status, and the replaced or similar memories.
 
     Raises:
-        InvalidValueError: A field is invalid (``memory.content``, ``memory.confidence``);
-            nothing was written.
+        InvalidValueError: A field is invalid (``memory.content``, ``memory.confidence``,
+            ``key``, also when the user has no memory under ``key``); nothing was written.
     """
     record = parse_record(
         Memory,
         {"content": content, "kind": kind, "source": source, "confidence": confidence},
         field="memory",
     )
+    if not normalize_text(record.content):
+        raise InvalidValueError("memory.content", "must say something, not only punctuation")
+    if key is not None:
+        validate_key(key)
     namespace = namespaces.user_memories(user_id)
-    key = memory_key(record.content)
-    (same_text,) = await store.abatch([GetOp(namespace, key)])
-    target: Any = same_text
-    if target is None:
-        hits = await recall(store, namespace, record.content, limit=DUPLICATE_CANDIDATES)
-        target = _near_duplicate(record.content, hits)
-    if target is None:
-        await store.abatch([PutOp(namespace, key, record.to_value())])
-        return Remembered(key, "created")
-    created_at = target.value.get("created_at")
-    updated = record.model_copy(
-        update={"created_at": created_at or record.created_at, "updated_at": iso_now()}
-    )
-    await store.abatch([PutOp(namespace, target.key, updated.to_value())])
-    return Remembered(target.key, "updated")
+    new_key = memory_key(record.content)
+    found = await _read(store, namespace, [new_key] if key is None else [new_key, key])
+    replaced = None if key is None else found[key]
+    if key is not None and replaced is None:
+        raise InvalidValueError(
+            "key", f"there is no memory {key!r} for this user; recall memories to see their keys"
+        )
+    earlier = found[new_key] or replaced
+    similar: list[MemoryRef] = []
+    if earlier is None:
+        hits = await recall(store, namespace, record.content, limit=SIMILAR_CANDIDATES)
+        similar = _similar(record.content, hits)
+    else:
+        created_at = earlier.value.get("created_at")
+        record = record.model_copy(update={"created_at": created_at or record.created_at})
+    ops = [PutOp(namespace, new_key, record.to_value())]
+    if key is not None and key != new_key:
+        ops.append(PutOp(namespace, key, None))
+    await store.abatch(ops)
+    if replaced is not None:
+        return Remembered(
+            new_key,
+            record.content,
+            "updated",
+            replaced=MemoryRef(replaced.key, _content_of(replaced)),
+        )
+    if earlier is not None:
+        return Remembered(new_key, record.content, "confirmed")
+    return Remembered(new_key, record.content, "created", similar=similar)
 
 
 def _check_query(query: Any, limit: Any) -> str:

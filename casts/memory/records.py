@@ -100,12 +100,14 @@ class Memory(Record):
 
 
 class Fact(Record):
-    """A claim in a knowledge topic with its provenance; superseded facts are kept.
+    """A claim in a knowledge topic with its provenance, as every reader sees it.
 
-    ``content`` holds the claim so the semantic index embeds it. ``source`` is the first
-    source; ``sources`` lists every distinct source that stated the claim, in order, and
-    ``confirmations`` counts how often it was stated. A superseded fact stays in the store
-    with ``status="superseded"``, ``superseded_by`` and ``superseded_at``; the fact that
+    Not stored as one item: it is assembled from the claim's ``FactEntry`` and its
+    ``Statement`` items (see ``casts.memory.knowledge``), so concurrent confirmations never
+    overwrite each other. ``source`` is the first source; ``sources`` lists every distinct
+    source that stated the claim, in order; ``confirmations`` counts the statements;
+    ``confidence`` is the highest and ``observed_at`` the latest of theirs. A superseded
+    fact has ``status="superseded"``, ``superseded_by`` and ``superseded_at``; the fact that
     replaced it names it in ``supersedes``.
     """
 
@@ -120,6 +122,34 @@ class Fact(Record):
     supersedes: str | None = None
     confirmations: int = Field(default=1, ge=1)
     sources: list[str] = Field(default_factory=list)
+
+
+class FactEntry(Record):
+    """The stored item of a claim: what it says and its place in the topic's history.
+
+    Written when the claim is first stated and when it supersedes or is superseded; a
+    confirmation never rewrites it. ``content`` holds the claim so the semantic index
+    embeds it.
+    """
+
+    content: str = Field(min_length=1, max_length=4000)
+    topic: str = Field(min_length=1, max_length=200)
+    status: Literal["current", "superseded"] = "current"
+    superseded_by: str | None = None
+    superseded_at: str | None = None
+    supersedes: str | None = None
+
+
+class Statement(Record):
+    """One statement of a claim by one source, stored as an item of its own.
+
+    Each statement gets a fresh key, so statements made at the same time are all kept.
+    """
+
+    source: str = Field(min_length=1, max_length=500)
+    confidence: float = Field(ge=0.0, le=1.0)
+    observed_at: str
+    stated_at: str = Field(default_factory=iso_now)
 
 
 class WorkspaceEntry(Record):

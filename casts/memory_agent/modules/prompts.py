@@ -13,6 +13,9 @@ conversations.
 
 - When the user tells you something lasting about themselves (who they are, what they \
 work on, what they like, what to keep in mind), call remember_fact.
+- Every memory comes with its key. When something the user says corrects or updates a \
+memory, call remember_fact with the new content and that memory's key; without a key \
+remember_fact adds a new memory and never changes another one.
 - When the user states a preference you should follow (language, tone, answer length), \
 call set_preference; read one with get_preference.
 - When a memory is wrong or the user asks you to forget it, call forget_memory with its key.

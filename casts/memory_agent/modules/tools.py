@@ -20,6 +20,29 @@ from casts.memory.tooling import report_errors
 from casts.memory.tools import get_preference, set_preference
 
 
+def _quoted(content: str) -> str:
+    return json.dumps(content, ensure_ascii=False)
+
+
+def describe_remembered(result: memories.Remembered) -> str:
+    """The reply to ``remember_fact``: exactly what was stored, and what the model may do next."""
+    stored = f"memory {result.key}: {_quoted(result.content)}"
+    if result.status == "confirmed":
+        return f"Confirmed {stored} (it already said this)."
+    if result.status == "updated" and result.replaced is not None:
+        old = f"memory {result.replaced.key}: {_quoted(result.replaced.content)}"
+        return f"Updated {old} -> now {stored}."
+    reply = f"Remembered as new {stored}."
+    if result.similar:
+        listed = "; ".join(f"{ref.key}: {_quoted(ref.content)}" for ref in result.similar)
+        reply += (
+            f" Similar memories were left unchanged: {listed}. If the new memory corrects or "
+            "updates one of them, call remember_fact again with the same content and that "
+            "memory's key to replace it."
+        )
+    return reply
+
+
 @tool
 @report_errors
 async def remember_fact(
@@ -27,30 +50,34 @@ async def remember_fact(
     runtime: ToolRuntime[MemoryContext],
     kind: memories.MemoryKind = "fact",
     confidence: float = 1.0,
+    key: str | None = None,
 ) -> str:
     """Remember something lasting about the user for future conversations.
 
-    Saying the same thing again updates the existing memory instead of adding a copy, so
-    call it whenever the user shares a fact worth keeping.
+    Saying exactly the same thing again confirms the existing memory instead of adding a
+    copy. Anything else becomes a new memory, unless you pass the key of the memory it
+    corrects or updates: that memory is then replaced. The reply says what was stored and
+    names similar memories with their keys.
 
     Args:
         content: The fact, as a short self-contained sentence ("Ada is allergic to nuts").
         runtime: Injected by LangGraph (store, user); hidden from the model.
         kind: fact, event, preference, instruction or note.
         confidence: How sure you are, from 0.0 to 1.0.
+        key: Only to correct or update a memory: the key of the memory this one replaces,
+            as shown with recalled memories.
     """
     identity = resolve_identity(runtime)
-    key, status = await memories.remember(
+    result = await memories.remember(
         require_store(runtime),
         identity.require_user(),
         content,
         kind=kind,
         source=f"thread:{identity.session_id}" if identity.session_id else None,
         confidence=confidence,
+        key=key or None,
     )
-    if status == "created":
-        return f"Remembered as memory {key}."
-    return f"Updated memory {key}, which already said this."
+    return describe_remembered(result)
 
 
 @tool
