@@ -27,6 +27,8 @@ ALICE, BOB = f"alice.{RUN}@example.com", f"bob.{RUN}@example.com"
 CAROL, MALLORY = f"carol.{RUN}@example.com", f"mallory.{RUN}@example.com"
 TEAM, OTHER_TEAM, NEW_TEAM = f"t1.{RUN}", f"t2.{RUN}", f"t3.{RUN}"
 RACE_TEAMS = [f"race{i}.{RUN}" for i in range(20)]
+JOBS_PER_WORKER = 10  # runs at once, as a deployment would
+CREATORS_EACH = 2  # runs per user and race, all in flight at once
 ALICE_TOKEN, BOB_TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
 CAROL_TOKEN, MALLORY_TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
 
@@ -37,7 +39,7 @@ pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.postgres]
 def server(
     tmp_path_factory: pytest.TempPathFactory, database_factory: Callable[[], str]
 ) -> Iterator[str]:
-    """One `langgraph dev` with two users configured through MEMORY_AUTH_TOKENS."""
+    """One `langgraph dev` with four users configured through MEMORY_AUTH_TOKENS."""
     tokens = {
         ALICE_TOKEN: {"user": ALICE, "teams": [TEAM, NEW_TEAM, *RACE_TEAMS]},
         BOB_TOKEN: {"user": BOB},
@@ -51,7 +53,8 @@ def server(
         "MEMORY_AUTH_TOKENS": json.dumps(tokens),
         **TEST_EMBEDDINGS,
     }
-    with running_dev_server(env, tmp_path_factory.mktemp("auth-server")) as url:
+    directory = tmp_path_factory.mktemp("auth-server")
+    with running_dev_server(env, directory, jobs_per_worker=JOBS_PER_WORKER) as url:
         yield url
 
 
@@ -239,9 +242,9 @@ async def test_workspace_entries_put_over_http_carry_the_real_writer(alice, caro
     assert await alice.store.get_item(workspace, "plain") is None
 
 
-async def run_workspace(client, team: str, **request) -> dict:
-    """One team_workspace run on a new thread, errors returned rather than raised."""
-    thread = await client.threads.create()
+async def run_workspace(client, team: str, thread: dict | None = None, **request) -> dict:
+    """One team_workspace run (on a new thread by default), errors returned, not raised."""
+    thread = thread or await client.threads.create()
     return await client.runs.wait(
         thread["thread_id"],
         "team_workspace",
@@ -276,10 +279,14 @@ async def test_a_token_without_the_team_cannot_create_read_or_write_it(alice, ca
 
 
 async def test_two_token_members_creating_one_team_at_once_give_one_owner(alice, carol):
+    creators = [alice, carol] * CREATORS_EACH
     for team in RACE_TEAMS:
+        threads = await asyncio.gather(*(client.threads.create() for client in creators))
         await asyncio.gather(
-            run_workspace(alice, team, action="create"),
-            run_workspace(carol, team, action="create"),
+            *(
+                run_workspace(client, team, thread, action="create")
+                for client, thread in zip(creators, threads, strict=True)
+            )
         )
         roster = (await alice.store.search_items(list(namespaces.team_members(team))))["items"]
         owners = [item["key"] for item in roster if item["value"]["role"] == "owner"]
