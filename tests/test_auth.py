@@ -313,7 +313,12 @@ async def test_assistants_are_seen_and_run_by_their_owner_and_defaults_by_all(al
     assert await status_of(bob.assistants.update(mine_id, metadata={"note": "bob's"})) == 404
     assert await status_of(bob.assistants.delete(mine_id)) == 404
     assert (await alice.assistants.get(mine_id))["metadata"]["note"] == "alice's"
-    # Everybody runs the graphs' default assistants.
+    # Everybody runs the graphs' default assistants, and nobody changes them.
+    (default,) = await bob.assistants.search(
+        graph_id="user_profile", metadata={"created_by": "system"}
+    )
+    assert await status_of(bob.assistants.update(default["assistant_id"], metadata={"x": 1})) == 404
+    assert await status_of(alice.assistants.delete(default["assistant_id"])) == 404
     out = await bob.runs.wait(thread["thread_id"], "user_profile", input={})
     assert out["profile"] == {}
     ran = await alice.runs.wait((await alice.threads.create())["thread_id"], mine_id, input={})
