@@ -40,11 +40,12 @@ from typing import Any, Literal
 
 from langgraph.store.base import BaseStore, GetOp, PutOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, OperationalError
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from casts.memory import namespaces
-from casts.memory.errors import AccessDeniedError, InvalidValueError
+from casts.memory.errors import AccessDeniedError, InvalidValueError, StoreUnavailableError
 from casts.memory.pglocks import advisory_lock
 from casts.memory.queries import asearch_all
 from casts.memory.records import TeamMember, WorkspaceEntry, parse_record
@@ -141,11 +142,23 @@ async def _connect(store: AsyncPostgresStore) -> AsyncConnection[Any]:
 
     Not one of the pool's: creators waiting for the lock would hold every pooled
     connection, and the lock holder needs one for its own reads and writes.
+
+    Raises:
+        StoreUnavailableError: The database does not answer; nothing was written.
     """
     if isinstance(store.conn, AsyncConnectionPool):
-        return await AsyncConnection.connect(store.conn.conninfo, autocommit=True)
-    info = store.conn.info
-    return await AsyncConnection.connect(info.dsn, password=info.password, autocommit=True)
+        conninfo, timeout = store.conn.conninfo, store.conn.timeout
+    else:
+        conninfo, timeout = store.conn.info.dsn, None
+        conninfo = make_conninfo(conninfo, password=store.conn.info.password)
+    try:
+        return await AsyncConnection.connect(
+            conninfo, autocommit=True, connect_timeout=max(1, int(timeout or 10))
+        )
+    except OperationalError as error:
+        raise StoreUnavailableError(
+            f"PostgreSQL is unavailable ({error}): the team was not created. Retry once it is back."
+        ) from error
 
 
 @asynccontextmanager
@@ -183,10 +196,11 @@ async def create_team(
     Raises:
         AccessDeniedError: The token does not list the team, or the team exists and the
             user does not belong to it.
+        StoreUnavailableError: PostgreSQL does not answer; nothing was written.
     """
     members_ns = namespaces.team_members(team_id)
     validate_key(user_id, field="user_id")
-    if token_teams is not None and team_id not in token_teams:
+    if token_teams is not None and team_role(team_id, None, token_teams) is None:
         raise AccessDeniedError(
             f"User {user_id!r} is not a member of team {team_id!r}; their token does not "
             "list it, so they cannot create it."
