@@ -40,22 +40,35 @@ def test_config(directory: Path) -> Path:
 
 
 @contextlib.contextmanager
-def running_dev_server(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
+def running_dev_server(
+    env: Mapping[str, str], log_dir: Path, *, jobs_per_worker: int = 1
+) -> Iterator[str]:
     """Run `langgraph dev` on the project until the block ends; yields its base URL.
+
+    ``jobs_per_worker`` runs at once (`langgraph dev` defaults to one at a time).
 
     Raises:
         RuntimeError: The server did not answer /ok in time (its log is in the message).
     """
     config = test_config(log_dir)
     try:
-        with serving(config, env, cwd=PROJECT, log_dir=log_dir) as url:
+        with serving(
+            config, env, cwd=PROJECT, log_dir=log_dir, jobs_per_worker=jobs_per_worker
+        ) as url:
             yield url
     finally:
         config.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
-def serving(config: Path, env: Mapping[str, str], *, cwd: Path, log_dir: Path) -> Iterator[str]:
+def serving(
+    config: Path,
+    env: Mapping[str, str],
+    *,
+    cwd: Path,
+    log_dir: Path,
+    jobs_per_worker: int = 1,
+) -> Iterator[str]:
     """Run `langgraph dev` with ``config`` from ``cwd`` until the block ends; yields its URL.
 
     Raises:
@@ -74,6 +87,7 @@ def serving(config: Path, env: Mapping[str, str], *, cwd: Path, log_dir: Path) -
             [
                 *(str(LANGGRAPH), "dev", "--host", "127.0.0.1", "--port", str(port)),
                 *("--no-browser", "--no-reload", "--config", str(config)),
+                *("--n-jobs-per-worker", str(jobs_per_worker)),
             ],
             cwd=cwd,
             env=full_env,

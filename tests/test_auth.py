@@ -1,9 +1,11 @@
 """Auth on a real `langgraph dev`: bearer tokens, thread ownership, runs that act as the
 caller, and the HTTP store API limited to the caller's own, team and (read-only) global
-namespaces. Two users: alice (team t1) and bob (no team). One server for the module."""
+namespaces. Users: alice (team t1), bob (no team), carol (t1 by her token, never added to
+the team's roster in the store) and mallory (t2 only). One server for the module."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import uuid
@@ -22,8 +24,13 @@ from tests.dev_server import PROJECT, running_dev_server
 GRAPHS = sorted(json.loads((PROJECT / "langgraph.json").read_text())["graphs"])
 RUN = uuid.uuid4().hex[:8]
 ALICE, BOB = f"alice.{RUN}@example.com", f"bob.{RUN}@example.com"
-TEAM, OTHER_TEAM = f"t1.{RUN}", f"t2.{RUN}"
+CAROL, MALLORY = f"carol.{RUN}@example.com", f"mallory.{RUN}@example.com"
+TEAM, OTHER_TEAM, NEW_TEAM = f"t1.{RUN}", f"t2.{RUN}", f"t3.{RUN}"
+RACE_TEAMS = [f"race{i}.{RUN}" for i in range(20)]
+JOBS_PER_WORKER = 10  # runs at once, as a deployment would
+CREATORS_EACH = 2  # runs per user and race, all in flight at once
 ALICE_TOKEN, BOB_TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+CAROL_TOKEN, MALLORY_TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.postgres]
 
@@ -32,8 +39,13 @@ pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.postgres]
 def server(
     tmp_path_factory: pytest.TempPathFactory, database_factory: Callable[[], str]
 ) -> Iterator[str]:
-    """One `langgraph dev` with two users configured through MEMORY_AUTH_TOKENS."""
-    tokens = {ALICE_TOKEN: {"user": ALICE, "teams": [TEAM]}, BOB_TOKEN: {"user": BOB}}
+    """One `langgraph dev` with four users configured through MEMORY_AUTH_TOKENS."""
+    tokens = {
+        ALICE_TOKEN: {"user": ALICE, "teams": [TEAM, NEW_TEAM, *RACE_TEAMS]},
+        BOB_TOKEN: {"user": BOB},
+        CAROL_TOKEN: {"user": CAROL, "teams": [TEAM, *RACE_TEAMS]},
+        MALLORY_TOKEN: {"user": MALLORY, "teams": [OTHER_TEAM]},
+    }
     env = {
         "MEMORY_BACKEND": "postgres",
         "POSTGRES_URI": database_factory(),
@@ -41,7 +53,8 @@ def server(
         "MEMORY_AUTH_TOKENS": json.dumps(tokens),
         **TEST_EMBEDDINGS,
     }
-    with running_dev_server(env, tmp_path_factory.mktemp("auth-server")) as url:
+    directory = tmp_path_factory.mktemp("auth-server")
+    with running_dev_server(env, directory, jobs_per_worker=JOBS_PER_WORKER) as url:
         yield url
 
 
@@ -59,6 +72,16 @@ def alice(server):
 @pytest.fixture
 def bob(server):
     return client_for(server, BOB_TOKEN)
+
+
+@pytest.fixture
+def carol(server):
+    return client_for(server, CAROL_TOKEN)
+
+
+@pytest.fixture
+def mallory(server):
+    return client_for(server, MALLORY_TOKEN)
 
 
 async def status_of(call) -> int:
@@ -177,11 +200,11 @@ async def test_wide_searches_and_listings_show_only_the_callers_data(alice, bob)
 
 async def test_team_namespaces_are_for_members_and_membership_is_read_only(alice, bob):
     workspace = list(namespaces.team_workspace(TEAM))
-    await alice.store.put_item(workspace, "status", {"text": "green"})
-    assert (await alice.store.get_item(workspace, "status"))["value"] == {"text": "green"}
+    await alice.store.put_item(workspace, "status", {"value": {"text": "green"}})
+    assert (await alice.store.get_item(workspace, "status"))["value"]["value"] == {"text": "green"}
     assert [i["key"] for i in (await alice.store.search_items(workspace))["items"]] == ["status"]
     for verb in (
-        bob.store.put_item(workspace, "status", {"text": "red"}),
+        bob.store.put_item(workspace, "status", {"value": {"text": "red"}}),
         bob.store.get_item(workspace, "status"),
         bob.store.search_items(workspace),
         bob.store.delete_item(workspace, "status"),
@@ -201,6 +224,115 @@ async def test_global_namespaces_are_read_only(alice, bob):
     assert await status_of(bob.store.delete_item(shared, "k")) == 403
     assert await bob.store.get_item(shared, "k") is None
     assert (await bob.store.search_items(["global"]))["items"] == []
+
+
+async def test_workspace_entries_put_over_http_carry_the_real_writer(alice, carol):
+    workspace = list(namespaces.team_workspace(TEAM))
+    forged = {"value": {"text": "ship it"}, "updated_by": ALICE, "updated_at": "2000-01-01"}
+    await carol.store.put_item(workspace, "forged", forged)  # carol: by her token only
+    stored = (await alice.store.get_item(workspace, "forged"))["value"]
+    assert stored["value"] == {"text": "ship it"}
+    assert stored["updated_by"] == CAROL
+    assert stored["updated_at"] > "2026"
+    # A value that is no workspace entry is refused naming the field, and not stored.
+    with pytest.raises(httpx.HTTPStatusError) as caught:
+        await carol.store.put_item(workspace, "plain", {"text": "green"})
+    assert caught.value.response.status_code == 422
+    assert "value." in caught.value.response.text
+    assert await alice.store.get_item(workspace, "plain") is None
+
+
+async def run_workspace(client, team: str, thread: dict | None = None, **request) -> dict:
+    """One team_workspace run (on a new thread by default), errors returned, not raised."""
+    thread = thread or await client.threads.create()
+    return await client.runs.wait(
+        thread["thread_id"],
+        "team_workspace",
+        input=request,
+        context={"team_id": team},
+        raise_error=False,
+    )
+
+
+async def test_a_token_without_the_team_cannot_create_read_or_write_it(alice, carol, mallory):
+    # NEW_TEAM is alice's by her token, and nobody created it yet: mallory may not.
+    refused = await run_workspace(mallory, NEW_TEAM, action="create")
+    assert refused["__error__"]["error"] == "AccessDeniedError", refused
+    assert (await alice.store.search_items(list(namespaces.team_members(NEW_TEAM))))["items"] == []
+    created = await run_workspace(alice, NEW_TEAM, action="create")
+    assert created["members"][ALICE]["role"] == "owner", created
+    await run_workspace(alice, NEW_TEAM, action="add_member", member_id=MALLORY)
+    for request in (
+        {"action": "read"},
+        {"action": "write", "set_entries": {"status": {"hacked": True}}},
+        {"action": "create"},
+    ):
+        out = await run_workspace(mallory, NEW_TEAM, **request)
+        assert out["__error__"]["error"] == "AccessDeniedError", out
+    workspace = list(namespaces.team_workspace(NEW_TEAM))
+    assert await status_of(mallory.store.get_item(workspace, "status")) == 403
+    assert await status_of(mallory.store.put_item(workspace, "s", {"value": {}})) == 403
+    assert (await alice.store.search_items(workspace))["items"] == []
+    # carol's token lists t1: she acts in it as herself without being on its roster.
+    written = await run_workspace(carol, TEAM, action="write", set_entries={"plan": {"step": 1}})
+    assert written["entries"]["plan"]["updated_by"] == CAROL, written
+
+
+async def test_two_token_members_creating_one_team_at_once_give_one_owner(alice, carol):
+    creators = [alice, carol] * CREATORS_EACH
+    for team in RACE_TEAMS:
+        threads = await asyncio.gather(*(client.threads.create() for client in creators))
+        await asyncio.gather(
+            *(
+                run_workspace(client, team, thread, action="create")
+                for client, thread in zip(creators, threads, strict=True)
+            )
+        )
+        roster = (await alice.store.search_items(list(namespaces.team_members(team))))["items"]
+        owners = [item["key"] for item in roster if item["value"]["role"] == "owner"]
+        assert len(owners) == 1, (team, roster)
+
+
+# --- assistants belong to their creator --------------------------------------------------
+
+
+async def test_assistants_are_seen_and_run_by_their_owner_and_defaults_by_all(alice, bob):
+    mine = await alice.assistants.create(
+        "user_profile", config={"tags": ["a"]}, metadata={"note": "alice's"}
+    )
+    mine_id = mine["assistant_id"]
+    assert await status_of(bob.assistants.get(mine_id)) == 404
+    seen = {a["assistant_id"] for a in await bob.assistants.search(limit=100)}
+    assert mine_id not in seen
+    assert {a["metadata"].get("created_by") for a in await bob.assistants.search(limit=100)} == {
+        "system"
+    }
+    assert mine_id in {a["assistant_id"] for a in await alice.assistants.search(limit=100)}
+    thread = await bob.threads.create()
+    assert await status_of(bob.runs.wait(thread["thread_id"], mine_id, input={})) == 404
+    assert await status_of(bob.assistants.update(mine_id, metadata={"note": "bob's"})) == 404
+    assert await status_of(bob.assistants.delete(mine_id)) == 404
+    assert (await alice.assistants.get(mine_id))["metadata"]["note"] == "alice's"
+    # Everybody runs the graphs' default assistants, and nobody changes them.
+    (default,) = await bob.assistants.search(
+        graph_id="user_profile", metadata={"created_by": "system"}
+    )
+    assert await status_of(bob.assistants.update(default["assistant_id"], metadata={"x": 1})) == 404
+    assert await status_of(alice.assistants.delete(default["assistant_id"])) == 404
+    out = await bob.runs.wait(thread["thread_id"], "user_profile", input={})
+    assert out["profile"] == {}
+    ran = await alice.runs.wait((await alice.threads.create())["thread_id"], mine_id, input={})
+    assert ran["profile"] == {}
+    # Nobody passes an assistant off as a default one.
+    fake_default = bob.assistants.create("user_profile", metadata={"created_by": "system"})
+    assert await status_of(fake_default) == 403
+    own = await bob.assistants.create("user_profile")
+    assert (
+        await status_of(
+            bob.assistants.update(own["assistant_id"], metadata={"created_by": "system"})
+        )
+        == 403
+    )
 
 
 # --- runs act as the caller --------------------------------------------------------------

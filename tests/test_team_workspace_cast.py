@@ -1,6 +1,14 @@
-"""The team-workspace cast on both backends: shared across users, members only."""
+"""The team-workspace cast on both backends: shared across users, members only.
+
+Runs "under auth" carry the user the way the server passes it to a run
+(``configurable["langgraph_auth_user"]``: an object with ``identity`` and dict access to
+what the auth handler returned, ``teams`` included); tests/test_auth.py does the same
+through a real ``langgraph dev``.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from langchain.agents import create_agent
@@ -10,11 +18,16 @@ from casts.memory import namespaces
 from casts.memory.context import MemoryContext
 from casts.memory.errors import AccessDeniedError, InvalidValueError, MissingIdentityError
 from casts.memory.queries import asearch_all
+from casts.memory.records import TeamMember, WorkspaceEntry
 from casts.memory.workspace import read_workspace
 from casts.team_workspace.graph import TeamWorkspaceGraph
 from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
-from tests.conversation import thread_config
+from tests.conversation import said, thread_config
 from tests.fake_models import scripted, tool_call
+from tests.test_memory_agent import agent as memory_agent
+from tests.test_memory_agent import recording, system_prompt
+
+RACES = 20
 
 
 @pytest.fixture
@@ -36,6 +49,29 @@ async def team_of(graph, unique, owner: str, *members: str) -> str:
             context={"user_id": owner, "team_id": team},
         )
     return team
+
+
+class ServerUser(dict):
+    """The authenticated user as the server hands it to a run (langgraph_sdk's BaseUser)."""
+
+    @property
+    def identity(self) -> str:
+        return self["identity"]
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self["is_authenticated"]
+
+
+def authenticated(thread: str, user: str, *teams: str) -> dict:
+    """The run config of a run the server authenticated as ``user`` with ``teams``."""
+    principal = ServerUser(identity=user, is_authenticated=True, teams=sorted(teams))
+    return {"configurable": {"thread_id": thread, "langgraph_auth_user": principal}}
+
+
+async def roster(store, team: str) -> dict[str, str]:
+    (members,) = await asearch_all(store, namespaces.team_members(team))
+    return {item.key: item.value["role"] for item in members}
 
 
 async def test_two_members_share_entries_across_threads(graph, unique):
@@ -207,3 +243,107 @@ async def test_agent_tools_respect_membership(store, checkpointer, unique, graph
     assert all(r.startswith("Error:") and "not a member" in r for r in results), results
     workspace = await read_workspace(store, team, ada)
     assert workspace.entries["decision"]["value"] == {"db": "postgres"}
+
+
+async def test_under_auth_only_the_token_decides_who_acts_in_a_team(graph, store, unique):
+    ada, bo, mallory = unique("ada"), unique("bo"), unique("mallory")
+    team, other = unique("t1"), unique("t2")
+    as_ada = {"user_id": ada, "team_id": team}
+    # A token listing only t2 cannot create t1, even before anybody else has.
+    with pytest.raises(AccessDeniedError, match="token does not list"):
+        await graph.ainvoke(
+            {"action": "create"},
+            authenticated(unique("t"), mallory, other),
+            context={"team_id": team},
+        )
+    assert await roster(store, team) == {}
+    await graph.ainvoke({"action": "create"}, authenticated(unique("t"), ada, team), context=as_ada)
+    # An owner adding mallory to the roster gives a role, not access beyond the token.
+    await graph.ainvoke(
+        {"action": "add_member", "member_id": mallory},
+        authenticated(unique("t"), ada, team),
+        context=as_ada,
+    )
+    for request in (
+        {"action": "read"},
+        {"action": "write", "set_entries": {"status": {"hacked": True}}},
+        {"action": "create"},
+        {"action": "add_member", "member_id": mallory, "role": "owner"},
+    ):
+        with pytest.raises(AccessDeniedError, match="not a member"):
+            await graph.ainvoke(
+                request, authenticated(unique("t"), mallory, other), context={"team_id": team}
+            )
+    # A token member never added to the roster reads and writes, as themselves.
+    written = await graph.ainvoke(
+        {"action": "write", "set_entries": {"status": {"phase": "beta"}}},
+        authenticated(unique("t"), bo, team),
+        context={"team_id": team},
+    )
+    assert written["entries"]["status"]["updated_by"] == bo
+    assert await roster(store, team) == {ada: "owner", mallory: "member"}
+    with pytest.raises(AccessDeniedError, match="not an owner"):
+        await graph.ainvoke(
+            {"action": "remove_member", "member_id": mallory},
+            authenticated(unique("t"), bo, team),
+            context={"team_id": team},
+        )
+    # Creating a team that exists, as a member, changes nothing.
+    again = await graph.ainvoke(
+        {"action": "create"}, authenticated(unique("t"), bo, team), context={"team_id": team}
+    )
+    assert again["changed"] == []
+    assert await roster(store, team) == {ada: "owner", mallory: "member"}
+
+
+@pytest.mark.parametrize("authenticate", [False, True], ids=["no-auth", "auth"])
+async def test_two_users_creating_one_team_at_once_give_exactly_one_owner(
+    graph, store, unique, authenticate
+):
+    ada, bo = unique("ada"), unique("bo")
+    for race in range(RACES):
+        team = unique(f"race{race}")
+
+        def config(user: str, team: str = team) -> dict:
+            thread = unique("t")
+            return authenticated(thread, user, team) if authenticate else thread_config(thread)
+
+        outcomes = await asyncio.gather(
+            *(
+                graph.ainvoke(
+                    {"action": "create"}, config(user), context={"user_id": user, "team_id": team}
+                )
+                for user in (ada, bo)
+            ),
+            return_exceptions=True,
+        )
+        owners = [user for user, role in (await roster(store, team)).items() if role == "owner"]
+        assert len(owners) == 1, (race, owners, outcomes)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if authenticate:  # both belong by their token; the second creation is a no-op
+            assert failed == [], failed
+            assert sorted(len(o["changed"]) for o in outcomes) == [0, 1], outcomes
+        else:  # the one who came second is not in the roster
+            assert len(failed) == 1 and isinstance(failed[0], AccessDeniedError), outcomes
+
+
+async def test_memory_agent_loads_the_team_by_the_same_rule(store, checkpointer, unique):
+    ada, mallory, team = unique("ada"), unique("mallory"), unique("t1")
+    entry = WorkspaceEntry(value={"status": "launch on Friday"}, updated_by=ada)
+    await store.aput(namespaces.team_workspace(team), "project", entry.to_value())
+    # mallory is on the roster (say, from before auth was turned on) but her token says t2.
+    planted = TeamMember(role="owner", added_by=mallory)
+    await store.aput(namespaces.team_members(team), mallory, planted.to_value())
+    model = recording("Hello.", "Hi.")
+    app = memory_agent(model, store, checkpointer)
+    await app.ainvoke(
+        said("status?"),
+        authenticated(unique("t"), mallory, unique("t2")),
+        context={"team_id": team},
+    )
+    assert "launch on Friday" not in system_prompt(model.received[0])
+    # ada's token lists t1; the roster does not list her, and it need not.
+    await app.ainvoke(
+        said("status?"), authenticated(unique("t"), ada, team), context={"team_id": team}
+    )
+    assert "launch on Friday" in system_prompt(model.received[1]).split("<team_workspace")[1]

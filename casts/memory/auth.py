@@ -5,10 +5,16 @@ With tokens configured (``casts.memory.auth_tokens``: ``MEMORY_AUTH_TOKENS`` or
 
 - every request needs ``Authorization: Bearer <token>`` of a known token, else 401;
 - threads are owned by their creator (``metadata.owner``) and invisible to anyone else;
+- assistants are owned by their creator (``metadata.owner``): a user sees, runs, changes
+  and deletes only their own, and runs and sees the served graphs' default assistants
+  (``metadata.created_by == "system"``, which no client may set);
 - a run or assistant whose ``context`` / ``configurable`` names another ``user_id`` than the
   caller's is refused with 403 before anything runs (the run then acts as the caller: the
-  casts read the user from ``runtime.server_info.user``, see ``casts.memory.identity``);
-- the HTTP store API follows ``casts.memory.auth_policy``;
+  casts read the user and the token's teams from ``runtime.server_info.user``, see
+  ``casts.memory.identity``);
+- the HTTP store API follows ``casts.memory.auth_policy`` (team membership by
+  ``casts.memory.workspace.team_role``, the rule the casts apply; workspace entries
+  stamped with the caller as ``updated_by``);
 - everything else (crons, resources this module does not know) is refused: a new kind of
   request is closed until someone decides who may use it.
 
@@ -27,9 +33,10 @@ from langgraph_sdk import Auth
 
 from casts.memory import auth_policy
 from casts.memory.auth_tokens import Principal, TokenTable, load_tokens
-from casts.memory.errors import AccessDeniedError
+from casts.memory.errors import AccessDeniedError, InvalidValueError
 
 OWNER_KEY = "owner"
+SYSTEM_KEY, SYSTEM = "created_by", "system"  # how langgraph_api marks the graphs' defaults
 ANONYMOUS: dict[str, Any] = {
     "identity": "",
     "display_name": "anonymous",
@@ -98,6 +105,16 @@ def _own(value: Mapping[str, Any], principal: Principal) -> None:
         metadata[OWNER_KEY] = principal.user_id
     elif isinstance(value, dict):
         value["metadata"] = {OWNER_KEY: principal.user_id}
+
+
+def _check_metadata(value: Mapping[str, Any]) -> None:
+    """Refuse client metadata that would pass an assistant off as a server default."""
+    metadata = value.get("metadata")
+    if isinstance(metadata, Mapping) and SYSTEM_KEY in metadata:
+        raise _forbidden(
+            f"metadata.{SYSTEM_KEY} is reserved: the server marks its graphs' default "
+            "assistants with it."
+        )
 
 
 def _check_claim(principal: Principal, payload: Mapping[str, Any] | None) -> None:
@@ -172,9 +189,16 @@ async def update_thread(
 
 @auth.on.assistants.read
 @auth.on.assistants.search
-async def read_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
-    """Every caller sees the assistants (the graphs the server serves)."""
-    _principal(ctx)
+async def read_assistants(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.FilterType | None:
+    """A caller sees (and so runs) their own assistants and the graphs' default ones.
+
+    The server asks this handler before a run on any assistant but a default one, so the
+    filter also decides who may run an assistant.
+    """
+    principal = _principal(ctx)
+    if principal is None:
+        return None
+    return {"$or": [{OWNER_KEY: principal.user_id}, {SYSTEM_KEY: SYSTEM}]}
 
 
 @auth.on.assistants.create
@@ -186,6 +210,7 @@ async def create_assistant(
     if principal is None:
         return None
     _check_claim(principal, value)
+    _check_metadata(value)
     _own(value, principal)
     return {OWNER_KEY: principal.user_id}
 
@@ -199,6 +224,7 @@ async def update_assistant(
     if principal is None:
         return None
     _check_claim(principal, value)
+    _check_metadata(value)
     if isinstance(value.get("metadata"), dict):
         value["metadata"][OWNER_KEY] = principal.user_id
     return {OWNER_KEY: principal.user_id}
@@ -220,14 +246,23 @@ async def delete_assistant(
 @auth.on.store.get
 @auth.on.store.delete
 async def store_item(ctx: Auth.types.AuthContext, value: Any) -> None:
-    """One item: allowed in the caller's own, team and (read-only) global namespaces."""
+    """One item: allowed in the caller's own, team and (read-only) global namespaces.
+
+    A put of a team workspace entry is stored with the caller as its writer.
+    """
     principal = _principal(ctx)
     if principal is None:
         return
     try:
         auth_policy.authorize_item(principal, value.get("namespace"), ctx.action)
+        if ctx.action == "put":
+            value["value"] = auth_policy.stamp_provenance(
+                principal, value.get("namespace"), value.get("value")
+            )
     except AccessDeniedError as error:
         raise _forbidden(str(error)) from error
+    except InvalidValueError as error:
+        raise Auth.exceptions.HTTPException(status_code=422, detail=str(error)) from error
 
 
 @auth.on.store.search

@@ -4,9 +4,13 @@ The HTTP store API is reachable by any client, so the rules follow the namespace
 (``casts.memory.namespaces``), where the first two labels name the owner:
 
 - ``user/<me>/...`` and ``session/<me>/...``: read and write.
-- ``team/<t>/...`` for a team ``t`` the token mapping lists: read and write, except the
-  ``members`` namespace, which is read-only here -- membership changes go through the
-  ``team_workspace`` cast, which enforces the owner rules; a raw write could promote anyone.
+- ``team/<t>/...`` for a team ``t`` the user belongs to by ``workspace.team_role`` -- the
+  one rule the casts and the memory agent apply too; with auth on, the token's teams:
+  read and write, except the ``members`` namespace, which is read-only here -- membership
+  changes go through the ``team_workspace`` cast, which enforces the owner rules; a raw
+  write could promote anyone. A workspace entry put here must be ``{"value": {...}}``;
+  its ``updated_by`` and ``updated_at`` are set from the caller and the clock
+  (``stamp_provenance``), never taken from the client.
 - ``global/...``: read-only. Global knowledge is curated for every user; letting any one
   user's client overwrite it would let one user change what everybody's agent believes.
 - anything else (other users, other teams, roots the project does not use): refused.
@@ -27,7 +31,10 @@ from typing import Any, Literal
 
 from casts.memory import namespaces
 from casts.memory.auth_tokens import Principal
-from casts.memory.errors import AccessDeniedError, InvalidNamespaceError
+from casts.memory.clock import iso_now
+from casts.memory.errors import AccessDeniedError, InvalidNamespaceError, InvalidValueError
+from casts.memory.records import WorkspaceEntry, parse_record
+from casts.memory.workspace import team_role
 
 StoreAction = Literal["put", "get", "delete", "search", "list_namespaces"]
 WRITES: frozenset[str] = frozenset({"put", "delete"})
@@ -57,11 +64,10 @@ def _check_owner(principal: Principal, namespace: tuple[str, ...], action: str) 
             )
         return
     if root == namespaces.TEAM:
-        if namespace[1] not in {_label(team) for team in principal.teams}:
-            raise AccessDeniedError(
-                f"{principal.user_id!r} is not a member of team "
-                f"{namespaces.decode_id(namespace[1])!r}."
-            )
+        team = namespaces.decode_id(namespace[1])
+        # Only the label the casts write: another spelling would be a namespace of its own.
+        if _label(team) != namespace[1] or team_role(team, None, principal.teams) is None:
+            raise AccessDeniedError(f"{principal.user_id!r} is not a member of team {team!r}.")
         if write and len(namespace) > 2 and namespace[2] == namespaces.MEMBERS:
             raise AccessDeniedError(
                 "Team membership is read-only through the HTTP store API; use the "
@@ -93,6 +99,25 @@ def authorize_item(principal: Principal, namespace: Any, action: StoreAction) ->
     if not namespace:
         raise AccessDeniedError("A namespace is required.")
     _check_owner(principal, _as_namespace(namespace), action)
+
+
+def stamp_provenance(principal: Principal, namespace: Any, value: Any) -> Any:
+    """The value to store for a ``put``: a team workspace entry stamped with its writer.
+
+    Other namespaces keep the client's value. A workspace entry is checked as the casts
+    check it (``WorkspaceEntry``) and its ``updated_by`` / ``updated_at`` are replaced by
+    the authenticated user and the current time, so nobody writes in another's name.
+
+    Raises:
+        InvalidValueError: The entry is not ``{"value": {...}}``, naming the field.
+    """
+    namespace = tuple(namespace or ())
+    if namespace[:1] != (namespaces.TEAM,) or namespace[2:] != (namespaces.WORKSPACE,):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidValueError("value", 'a workspace entry must be {"value": {...}}')
+    stamped = {**value, "updated_by": principal.user_id, "updated_at": iso_now()}
+    return parse_record(WorkspaceEntry, stamped).to_value()
 
 
 def narrow_prefix(principal: Principal, prefix: Any, action: StoreAction) -> tuple[str, ...]:

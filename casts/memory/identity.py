@@ -26,12 +26,16 @@ class Identity:
         team_id: The team the run acts in, if any.
         session_id: The session (by default the thread) temporary data belongs to.
         authenticated: Whether ``user_id`` comes from the server's authentication.
+        teams: The teams the authenticated user's token lists (empty when it lists none),
+            or None without authentication. ``casts.memory.workspace.team_role`` decides
+            team membership from it.
     """
 
     user_id: str | None
     team_id: str | None = None
     session_id: str | None = None
     authenticated: bool = False
+    teams: frozenset[str] | None = None
 
     def require_user(self) -> str:
         """The user id, or a clear error when the run did not say whose memory to use."""
@@ -66,13 +70,17 @@ def _field(source: Any, name: str) -> str | None:
     return str(raw)
 
 
-def _authenticated_user(runtime: Any) -> str | None:
+def _authenticated_user(runtime: Any) -> tuple[str, frozenset[str]] | None:
+    """The authenticated user and their token's teams, or None without authentication."""
     server_info = getattr(runtime, "server_info", None)
     user = getattr(server_info, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     identity = getattr(user, "identity", None)
-    return str(identity) if identity else None
+    if not identity:
+        return None
+    teams = user.get("teams") if hasattr(user, "get") else None
+    return str(identity), frozenset(str(team) for team in teams or ())
 
 
 def resolve_identity(runtime: Any = None, config: Mapping[str, Any] | None = None) -> Identity:
@@ -98,7 +106,7 @@ def resolve_identity(runtime: Any = None, config: Mapping[str, Any] | None = Non
     context = getattr(runtime, "context", None)
 
     claimed = _field(context, "user_id") or _field(configurable, "user_id")
-    authenticated = _authenticated_user(runtime)
+    authenticated, teams = _authenticated_user(runtime) or (None, None)
     if authenticated is not None and claimed is not None and claimed != authenticated:
         raise IdentityMismatchError(
             f"This request is authenticated as {authenticated!r} but asked to act as "
@@ -113,4 +121,5 @@ def resolve_identity(runtime: Any = None, config: Mapping[str, Any] | None = Non
             or _field(configurable, "thread_id")
         ),
         authenticated=authenticated is not None,
+        teams=teams,
     )

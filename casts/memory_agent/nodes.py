@@ -18,7 +18,9 @@ from casts.memory import memories, namespaces, recall_cache
 from casts.memory.context import MemoryContext
 from casts.memory.identity import Identity, resolve_identity
 from casts.memory.recall_cache import namespace_read
+from casts.memory.records import TeamMember
 from casts.memory.store import check_op, require_store
+from casts.memory.workspace import team_role
 from casts.memory_agent.modules.prompts import render_system_prompt
 from casts.memory_agent.modules.state import Known, MemoryAgentState
 
@@ -46,8 +48,8 @@ async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
     process's copies of those namespaces are brought up to date in one statement and
     answer everything (``recall_cache.reading``); elsewhere the reads are one ``abatch``,
     run concurrently with recall. Either way the turn waits for one round trip. The
-    workspace is kept only when the membership exists (same rule as
-    ``casts.memory.workspace``: members keyed by user id), so naming someone else's team
+    workspace is kept only when ``workspace.team_role`` admits the user (the rule the
+    team_workspace cast and the HTTP store API apply), so naming someone else's team
     reveals nothing.
     """
     user_id = identity.require_user()
@@ -81,7 +83,8 @@ async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
         "memories": [memories.describe(item) for item in recalled],
         "team": None,
     }
-    if identity.team_id and team[0] is not None:
+    record = TeamMember.model_validate(team[0].value) if team and team[0] else None
+    if identity.team_id and team_role(identity.team_id, record, identity.teams):
         known["team"] = {"team_id": identity.team_id, "workspace": _values(team[1])}
     return known
 

@@ -1,7 +1,9 @@
 """Nodes of the team-workspace cast: one per change, then a read of the whole workspace.
 
-Every node acts for the run's user in the run's team (both from the context, never from
-the request); membership is checked against the store before anything is read or written.
+Every node acts for the run's user in the run's team (both from the context or the
+authenticated user, never from the request); membership is checked by
+``casts.memory.workspace.team_role`` (the token's teams with auth on, else the store's
+roster) before anything is read or written.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from langgraph.runtime import Runtime
 from casts.base_node import AsyncBaseNode
 from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidValueError
-from casts.memory.identity import resolve_identity
+from casts.memory.identity import Identity, resolve_identity
 from casts.memory.store import require_store
 from casts.memory.workspace import (
     add_member,
@@ -25,9 +27,9 @@ from casts.memory.workspace import (
 from casts.team_workspace.modules.state import WorkspaceState
 
 
-def _who(runtime: Runtime[MemoryContext]) -> tuple[str, str]:
+def _who(runtime: Runtime[MemoryContext]) -> tuple[str, str, Identity]:
     identity = resolve_identity(runtime)
-    return identity.require_team(), identity.require_user()
+    return identity.require_team(), identity.require_user(), identity
 
 
 def _member_id(state: WorkspaceState) -> str:
@@ -38,15 +40,17 @@ def _member_id(state: WorkspaceState) -> str:
 
 
 class CreateTeam(AsyncBaseNode):
-    """Create the run's team with the run's user as owner (a no-op for a member)."""
+    """Create the run's team with the run's user as owner; a no-op for a member."""
 
     async def execute(
         self, state: WorkspaceState, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
-        """Create the team, refusing when it exists and the user is not in it."""
-        team_id, user_id = _who(runtime)
-        await create_team(require_store(runtime), team_id, user_id)
-        return {"changed": [f"members.{user_id}"]}
+        """Create the team, refusing when the user may not; ``changed`` empty if it existed."""
+        team_id, user_id, identity = _who(runtime)
+        created = await create_team(
+            require_store(runtime), team_id, user_id, token_teams=identity.teams
+        )
+        return {"changed": [f"members.{user_id}"] if created else []}
 
 
 class AddTeamMember(AsyncBaseNode):
@@ -56,10 +60,15 @@ class AddTeamMember(AsyncBaseNode):
         self, state: WorkspaceState, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
         """Add ``member_id`` with ``role`` (default ``member``)."""
-        team_id, user_id = _who(runtime)
+        team_id, user_id, identity = _who(runtime)
         member_id = _member_id(state)
         await add_member(
-            require_store(runtime), team_id, user_id, member_id, state.get("role") or "member"
+            require_store(runtime),
+            team_id,
+            user_id,
+            member_id,
+            state.get("role") or "member",
+            token_teams=identity.teams,
         )
         return {"changed": [f"members.{member_id}"]}
 
@@ -71,9 +80,11 @@ class RemoveTeamMember(AsyncBaseNode):
         self, state: WorkspaceState, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
         """Remove ``member_id``; report nothing changed when they were not a member."""
-        team_id, user_id = _who(runtime)
+        team_id, user_id, identity = _who(runtime)
         member_id = _member_id(state)
-        removed = await remove_member(require_store(runtime), team_id, user_id, member_id)
+        removed = await remove_member(
+            require_store(runtime), team_id, user_id, member_id, token_teams=identity.teams
+        )
         return {"changed": [f"members.{member_id}"] if removed else []}
 
 
@@ -84,13 +95,14 @@ class WriteEntries(AsyncBaseNode):
         self, state: WorkspaceState, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
         """Validate everything, check membership, then write."""
-        team_id, user_id = _who(runtime)
+        team_id, user_id, identity = _who(runtime)
         changed = await write_workspace(
             require_store(runtime),
             team_id,
             user_id,
             state.get("set_entries"),
             state.get("remove_entries"),
+            token_teams=identity.teams,
         )
         return {"changed": changed}
 
@@ -102,8 +114,10 @@ class LoadWorkspace(AsyncBaseNode):
         self, state: WorkspaceState, runtime: Runtime[MemoryContext]
     ) -> dict[str, Any]:
         """Return the workspace as the store holds it now."""
-        team_id, user_id = _who(runtime)
-        workspace = await read_workspace(require_store(runtime), team_id, user_id)
+        team_id, user_id, identity = _who(runtime)
+        workspace = await read_workspace(
+            require_store(runtime), team_id, user_id, token_teams=identity.teams
+        )
         update: dict[str, Any] = {"entries": workspace.entries, "members": workspace.members}
         if state.get("action") == "read":
             update |= {"changed": []}

@@ -32,9 +32,9 @@ async def read_team_workspace(runtime: ToolRuntime[MemoryContext], key: str | No
     team_id, user_id = identity.require_team(), identity.require_user()
     store = require_store(runtime)
     if key:
-        entry = await get_entry(store, team_id, user_id, key)
+        entry = await get_entry(store, team_id, user_id, key, token_teams=identity.teams)
         return json.dumps({key: entry}) if entry else f"The workspace has no entry {key!r}."
-    workspace = await read_workspace(store, team_id, user_id)
+    workspace = await read_workspace(store, team_id, user_id, token_teams=identity.teams)
     return json.dumps({"entries": workspace.entries})
 
 
@@ -52,7 +52,11 @@ async def write_team_workspace(
     """
     identity = resolve_identity(runtime)
     await write_workspace(
-        require_store(runtime), identity.require_team(), identity.require_user(), {key: value}
+        require_store(runtime),
+        identity.require_team(),
+        identity.require_user(),
+        {key: value},
+        token_teams=identity.teams,
     )
     return f"Saved workspace entry {key!r}."
 
