@@ -18,3 +18,21 @@ def said(text: str) -> dict:
 def tool_replies(result: dict) -> list[str]:
     """What the tools answered during a run, in order."""
     return [m.content for m in result["messages"] if isinstance(m, ToolMessage)]
+
+
+class ServerUser(dict):
+    """The authenticated user as the server hands it to a run (langgraph_sdk's BaseUser)."""
+
+    @property
+    def identity(self) -> str:
+        return self["identity"]
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self["is_authenticated"]
+
+
+def authenticated(thread: str, user: str, *teams: str) -> dict:
+    """The run config of a run the server authenticated as ``user`` with ``teams``."""
+    principal = ServerUser(identity=user, is_authenticated=True, teams=sorted(teams))
+    return {"configurable": {"thread_id": thread, "langgraph_auth_user": principal}}

@@ -23,7 +23,7 @@ from casts.memory.queries import asearch_all
 from casts.memory.records import TeamMember, WorkspaceEntry
 from casts.memory.store import GuardedStore
 from casts.memory_agent.graph import MemoryAgentGraph, graph
-from tests.conversation import said, thread_config, tool_replies
+from tests.conversation import authenticated, said, thread_config, tool_replies
 from tests.fake_models import ScriptedChatModel, tool_call
 
 
@@ -382,3 +382,25 @@ def test_chat_model_comes_from_the_environment():
     assert model.model_name == "my-model"
     assert model.openai_api_base == "http://localhost:9/v1"
     assert chat_model_from_env({"OPENAI_API_KEY": "sk-test"}).model_name == "gpt-4o-mini"
+
+
+async def test_memory_agent_loads_the_team_by_the_same_rule(store, checkpointer, unique):
+    ada, mallory, team = unique("ada"), unique("mallory"), unique("t1")
+    entry = WorkspaceEntry(value={"status": "launch on Friday"}, updated_by=ada)
+    await store.aput(namespaces.team_workspace(team), "project", entry.to_value())
+    # mallory is on the roster (say, from before auth was turned on) but her token says t2.
+    planted = TeamMember(role="owner", added_by=mallory)
+    await store.aput(namespaces.team_members(team), mallory, planted.to_value())
+    model = recording("Hello.", "Hi.")
+    app = agent(model, store, checkpointer)
+    await app.ainvoke(
+        said("status?"),
+        authenticated(unique("t"), mallory, unique("t2")),
+        context={"team_id": team},
+    )
+    assert "launch on Friday" not in system_prompt(model.received[0])
+    # ada's token lists t1; the roster does not list her, and it need not.
+    await app.ainvoke(
+        said("status?"), authenticated(unique("t"), ada, team), context={"team_id": team}
+    )
+    assert "launch on Friday" in system_prompt(model.received[1]).split("<team_workspace")[1]

@@ -18,14 +18,11 @@ from casts.memory import namespaces
 from casts.memory.context import MemoryContext
 from casts.memory.errors import AccessDeniedError, InvalidValueError, MissingIdentityError
 from casts.memory.queries import asearch_all
-from casts.memory.records import TeamMember, WorkspaceEntry
 from casts.memory.workspace import read_workspace
 from casts.team_workspace.graph import TeamWorkspaceGraph
 from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
-from tests.conversation import said, thread_config
+from tests.conversation import authenticated, thread_config
 from tests.fake_models import scripted, tool_call
-from tests.test_memory_agent import agent as memory_agent
-from tests.test_memory_agent import recording, system_prompt
 
 RACES = 20
 
@@ -49,24 +46,6 @@ async def team_of(graph, unique, owner: str, *members: str) -> str:
             context={"user_id": owner, "team_id": team},
         )
     return team
-
-
-class ServerUser(dict):
-    """The authenticated user as the server hands it to a run (langgraph_sdk's BaseUser)."""
-
-    @property
-    def identity(self) -> str:
-        return self["identity"]
-
-    @property
-    def is_authenticated(self) -> bool:
-        return self["is_authenticated"]
-
-
-def authenticated(thread: str, user: str, *teams: str) -> dict:
-    """The run config of a run the server authenticated as ``user`` with ``teams``."""
-    principal = ServerUser(identity=user, is_authenticated=True, teams=sorted(teams))
-    return {"configurable": {"thread_id": thread, "langgraph_auth_user": principal}}
 
 
 async def roster(store, team: str) -> dict[str, str]:
@@ -325,25 +304,3 @@ async def test_two_users_creating_one_team_at_once_give_exactly_one_owner(
             assert sorted(len(o["changed"]) for o in outcomes) == [0, 1], outcomes
         else:  # the one who came second is not in the roster
             assert len(failed) == 1 and isinstance(failed[0], AccessDeniedError), outcomes
-
-
-async def test_memory_agent_loads_the_team_by_the_same_rule(store, checkpointer, unique):
-    ada, mallory, team = unique("ada"), unique("mallory"), unique("t1")
-    entry = WorkspaceEntry(value={"status": "launch on Friday"}, updated_by=ada)
-    await store.aput(namespaces.team_workspace(team), "project", entry.to_value())
-    # mallory is on the roster (say, from before auth was turned on) but her token says t2.
-    planted = TeamMember(role="owner", added_by=mallory)
-    await store.aput(namespaces.team_members(team), mallory, planted.to_value())
-    model = recording("Hello.", "Hi.")
-    app = memory_agent(model, store, checkpointer)
-    await app.ainvoke(
-        said("status?"),
-        authenticated(unique("t"), mallory, unique("t2")),
-        context={"team_id": team},
-    )
-    assert "launch on Friday" not in system_prompt(model.received[0])
-    # ada's token lists t1; the roster does not list her, and it need not.
-    await app.ainvoke(
-        said("status?"), authenticated(unique("t"), ada, team), context={"team_id": team}
-    )
-    assert "launch on Friday" in system_prompt(model.received[1]).split("<team_workspace")[1]
