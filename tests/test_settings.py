@@ -95,47 +95,31 @@ def test_a_token_file_without_tokens_is_refused_naming_it(tmp_path: Path) -> Non
         load_tokens({"MEMORY_AUTH_FILE": str(path)})
 
 
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:2025", "http://localhost:2025", "http://[::1]:2025"]
-)
-def test_no_auth_is_allowed_on_a_loopback_address(url: str) -> None:
-    assert not server_tokens({"LANGGRAPH_API_URL": url}).enabled
-
-
-@pytest.mark.parametrize(
-    ("env", "named"),
-    [
+def test_no_auth_is_served_on_loopback_only() -> None:
+    for url in ("http://127.0.0.1:2025", "http://localhost:2025", "http://[::1]:2025"):
+        assert not server_tokens({"LANGGRAPH_API_URL": url}).enabled
+    refused = [
         ({"LANGGRAPH_API_URL": "http://0.0.0.0:2025"}, "listens on 0.0.0.0"),
         ({"LANGGRAPH_API_URL": "http://192.168.1.5:2025"}, "listens on 192.168.1.5"),
         ({"LANGGRAPH_API_URL": "https://abc.trycloudflare.com"}, "listens on abc.trycloudflare"),
         ({}, "does not say where it listens"),
-        (
-            {"LANGGRAPH_API_URL": "http://0.0.0.0:2025", "MEMORY_ALLOW_OPEN_NETWORK": "no"},
-            "0.0.0.0",
-        ),
-    ],
-)
-def test_no_auth_off_loopback_is_refused(env: dict[str, str], named: str) -> None:
-    with pytest.raises(ConfigurationError, match=f"{named}.*MEMORY_ALLOW_OPEN_NETWORK=true"):
-        server_tokens(env)
+    ]
+    for env, named in refused:
+        with pytest.raises(ConfigurationError, match=f"{named}.*MEMORY_ALLOW_OPEN_NETWORK=true"):
+            server_tokens(env)
+    # With tokens any address is fine.
+    assert server_tokens({"LANGGRAPH_API_URL": "http://0.0.0.0:2025", "MEMORY_AUTH_TOKENS": TOKENS})
 
 
-def test_an_explicit_setting_allows_no_auth_off_loopback() -> None:
-    env = {"LANGGRAPH_API_URL": "http://0.0.0.0:2025", "MEMORY_ALLOW_OPEN_NETWORK": "true"}
-    assert not server_tokens(env).enabled
-
-
-def test_the_allow_setting_must_say_yes_or_no() -> None:
-    env = {"LANGGRAPH_API_URL": "http://0.0.0.0:2025", "MEMORY_ALLOW_OPEN_NETWORK": "sure"}
+def test_only_an_explicit_yes_allows_no_auth_off_loopback() -> None:
+    url = {"LANGGRAPH_API_URL": "http://0.0.0.0:2025"}
+    for yes in ("true", "1", "YES"):
+        assert not server_tokens({**url, "MEMORY_ALLOW_OPEN_NETWORK": yes}).enabled
+    for no in ("false", "0", ""):
+        with pytest.raises(ConfigurationError, match=r"listens on 0\.0\.0\.0"):
+            server_tokens({**url, "MEMORY_ALLOW_OPEN_NETWORK": no})
     with pytest.raises(ConfigurationError, match="MEMORY_ALLOW_OPEN_NETWORK='sure'"):
-        server_tokens(env)
-
-
-def test_tokens_may_serve_any_address() -> None:
-    table = server_tokens(
-        {"LANGGRAPH_API_URL": "http://0.0.0.0:2025", "MEMORY_AUTH_TOKENS": TOKENS}
-    )
-    assert table.enabled
+        server_tokens({**url, "MEMORY_ALLOW_OPEN_NETWORK": "sure"})
 
 
 # --- OpenAI embeddings: the index declares what the model returns ---------------------------
@@ -149,47 +133,47 @@ def openai_index(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
     return index
 
 
-@pytest.mark.parametrize(
-    ("env", "model", "dims", "sent"),
-    [
-        ({}, "text-embedding-3-small", 1536, None),
-        (
-            {"MEMORY_OPENAI_EMBEDDING_MODEL": "text-embedding-3-large"},
-            "text-embedding-3-large",
-            3072,
-            None,
-        ),
-        (
-            {
-                "MEMORY_OPENAI_EMBEDDING_MODEL": "text-embedding-3-large",
-                "MEMORY_EMBEDDING_DIMS": "256",
-            },
-            "text-embedding-3-large",
-            256,
-            256,
-        ),
-        ({"MEMORY_EMBEDDING_DIMS": "512"}, "text-embedding-3-small", 512, 512),
-        (
-            {"MEMORY_OPENAI_EMBEDDING_MODEL": "text-embedding-ada-002"},
-            "text-embedding-ada-002",
-            1536,
-            None,
-        ),
-        (
-            {"MEMORY_OPENAI_EMBEDDING_MODEL": "my-served-model", "MEMORY_EMBEDDING_DIMS": "768"},
-            "my-served-model",
-            768,
-            None,
-        ),
-    ],
-)
+OPENAI_CASES: list[tuple[dict[str, str], str, int, int | None]] = [
+    # settings, the model called, the index's dims, the ``dimensions`` sent (None: native)
+    ({}, "text-embedding-3-small", 1536, None),
+    (
+        {"MEMORY_OPENAI_EMBEDDING_MODEL": "text-embedding-3-large"},
+        "text-embedding-3-large",
+        3072,
+        None,
+    ),
+    (
+        {"MEMORY_OPENAI_EMBEDDING_MODEL": "text-embedding-3-large", "MEMORY_EMBEDDING_DIMS": "256"},
+        "text-embedding-3-large",
+        256,
+        256,
+    ),
+    ({"MEMORY_EMBEDDING_DIMS": "512"}, "text-embedding-3-small", 512, 512),
+    (
+        {"MEMORY_OPENAI_EMBEDDING_MODEL": "text-embedding-ada-002"},
+        "text-embedding-ada-002",
+        1536,
+        None,
+    ),
+    (
+        {"MEMORY_OPENAI_EMBEDDING_MODEL": "my-served-model", "MEMORY_EMBEDDING_DIMS": "768"},
+        "my-served-model",
+        768,
+        None,
+    ),
+]
+
+
 def test_openai_index_dimensions_match_the_model_and_reach_the_client(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], model: str, dims: int, sent: int | None
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    index = openai_index(monkeypatch, **env)
-    assert index["dims"] == dims
-    assert index["embed"].model == model
-    assert index["embed"].dimensions == sent  # what OpenAI is asked for (None: the model's own)
+    """Each case's index dims and the ``dimensions`` the OpenAI client will send."""
+    built = [
+        (env, index["embed"].model, index["dims"], index["embed"].dimensions)
+        for env, *_ in OPENAI_CASES
+        for index in [openai_index(monkeypatch, **env)]
+    ]
+    assert built == OPENAI_CASES
 
 
 @pytest.mark.parametrize(
