@@ -36,7 +36,7 @@ LOOPBACK_URL = {"LANGGRAPH_API_URL": "http://127.0.0.1:2025"}
         ("MEMORY_MAX_VALUE_BYTES", "256kb"),
         ("MEMORY_MAX_VALUE_BYTES", "0"),
         ("MEMORY_POOL_MAX_SIZE", "0"),
-        ("MEMORY_POOL_MIN_SIZE", "-1"),
+        ("MEMORY_POOL_MIN_SIZE", "0"),
         ("MEMORY_CONNECT_TIMEOUT", "nan"),
         ("MEMORY_CONNECT_TIMEOUT", "-1"),
         ("MEMORY_TTL_SWEEP_MINUTES", "inf"),

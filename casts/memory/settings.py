@@ -90,9 +90,9 @@ class Settings:
             postgres_uri=uri,
             data_dir=Path(os.path.abspath(data_dir)),
             embeddings=(env.get("MEMORY_EMBEDDINGS") or "none").strip(),
-            embedding_dims=_positive_int(env, "MEMORY_EMBEDDING_DIMS", None),
-            pool_min_size=_count(env, "MEMORY_POOL_MIN_SIZE", 1),
-            pool_max_size=_positive_int(env, "MEMORY_POOL_MAX_SIZE", 10),
+            embedding_dims=_positive_int(env, "MEMORY_EMBEDDING_DIMS"),
+            pool_min_size=_positive_int(env, "MEMORY_POOL_MIN_SIZE") or 1,
+            pool_max_size=_positive_int(env, "MEMORY_POOL_MAX_SIZE") or 10,
             ttl_sweep_minutes=_positive_float(env, "MEMORY_TTL_SWEEP_MINUTES", 5.0),
             connect_timeout_s=_positive_float(env, "MEMORY_CONNECT_TIMEOUT", 20.0),
             recall_cache_items=_count(env, "MEMORY_RECALL_CACHE_ITEMS", DEFAULT_RECALL_CACHE_ITEMS),
@@ -110,7 +110,7 @@ def max_value_bytes(env: Mapping[str, str]) -> int:
     change the environment see the change; ``Settings.from_env`` has already refused a
     malformed value at start-up, so a write never fails on the setting itself.
     """
-    return _positive_int(env, "MEMORY_MAX_VALUE_BYTES", DEFAULT_MAX_VALUE_BYTES)
+    return _positive_int(env, "MEMORY_MAX_VALUE_BYTES") or DEFAULT_MAX_VALUE_BYTES
 
 
 def flag(env: Mapping[str, str], name: str) -> bool:
@@ -131,7 +131,7 @@ def flag(env: Mapping[str, str], name: str) -> bool:
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number >= 0 (0 meaning off or none), ``default`` when unset."""
+    """A whole number >= 0 (0 meaning off), ``default`` when unset."""
     value = _int(env, name)
     if value is None:
         return default
@@ -140,12 +140,10 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
-    """A whole number >= 1, ``default`` when unset."""
+def _positive_int(env: Mapping[str, str], name: str) -> int | None:
+    """A whole number >= 1, None when unset."""
     value = _int(env, name)
-    if value is None:
-        return default
-    if value < 1:
+    if value is not None and value < 1:
         raise ConfigurationError(f"{name}={value} must be 1 or more")
     return value
 
