@@ -64,7 +64,7 @@ def validate_value(value: Any, *, field: str = "value") -> dict[str, Any]:
     return value
 
 
-def validate_filter(filter: Any, *, field: str = "filter") -> dict[str, Any] | None:
+def validate_filter(conditions: Any, *, field: str = "filter") -> dict[str, Any] | None:
     """Check a search filter: a JSON object (or None) without NUL characters anywhere.
 
     PostgresStore puts filter keys and values into SQL, where a NUL fails the statement;
@@ -73,12 +73,12 @@ def validate_filter(filter: Any, *, field: str = "filter") -> dict[str, Any] | N
     Raises:
         InvalidValueError: Naming the offending field, e.g. ``filter.tag``.
     """
-    if filter is None:
+    if conditions is None:
         return None
-    if not isinstance(filter, dict):
-        raise InvalidValueError(field, f"must be a dict, got {type(filter).__name__}")
-    _check(filter, field, 0)
-    return filter
+    if not isinstance(conditions, dict):
+        raise InvalidValueError(field, f"must be a dict, got {type(conditions).__name__}")
+    _check(conditions, field, 0)
+    return conditions
 
 
 def validate_ttl(ttl: Any, *, field: str = "ttl") -> float | None:
