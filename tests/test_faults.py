@@ -236,14 +236,18 @@ async def test_dev_server_serves_again_after_postgres_restarts(
 
         await asyncio.to_thread(postgres.stop)
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-            # While it is down the store API answers with a server error, it does not hang...
-            down = await http.put(
-                "/store/items", json={"namespace": namespace, "key": "during", "value": {"n": 2}}
-            )
-            assert down.status_code >= 500
-        # ...and the server itself stays up (a new connection: the server closes the one
-        # that carried an unhandled error).
-        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            # While it is down the store API answers 503 saying so, it does not hang...
+            down = [
+                await http.put(
+                    "/store/items",
+                    json={"namespace": namespace, "key": "during", "value": {"n": 2}},
+                ),
+                await http.post("/store/items/search", json={"namespace_prefix": namespace}),
+            ]
+            assert [response.status_code for response in down] == [503, 503]
+            assert all("PostgreSQL" in r.json()["detail"] for r in down), [r.text for r in down]
+            assert all("unavailable" in r.json()["detail"] for r in down)
+            # ...and the server itself stays up, on the same connection.
             assert (await http.get("/ok")).status_code == 200
         failed = await client.runs.create(
             (await client.threads.create())["thread_id"],

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from langgraph_sdk import get_client
 
 from casts.langmem_memory.graph import LangMemGraph, graph
 from casts.langmem_memory.modules.tools import SCHEMA_TOOLS
@@ -13,7 +18,11 @@ from casts.memory import namespaces
 from casts.memory.errors import ConfigurationError, MissingIdentityError
 from casts.memory.queries import asearch_all
 from tests.conversation import said, thread_config, tool_replies
+from tests.dev_server import running_dev_server
 from tests.fake_models import scripted, tool_call
+
+EXTRA = "memory-casts[langmem]"
+BLOCK_LANGMEM = "import sys\nsys.modules['langmem'] = None  # as if it were not installed\n"
 
 
 def agent(model, store, checkpointer):
@@ -122,3 +131,68 @@ async def test_served_graph_without_api_key_names_it(store, checkpointer, unique
         await served.ainvoke(
             said("hi"), thread_config(unique("t")), context={"user_id": unique("u")}
         )
+
+
+def without_langmem(tmp_path: Path) -> dict[str, str]:
+    """An environment whose Python processes cannot import LangMem (a ``sitecustomize``)."""
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_LANGMEM)
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def test_without_langmem_the_graph_imports_and_a_run_names_the_extra(tmp_path):
+    script = """
+import asyncio
+from langgraph.store.memory import InMemoryStore
+from casts.langmem_memory.graph import graph
+from casts.memory.errors import ConfigurationError
+
+try:
+    import langmem
+except ImportError:
+    print("langmem blocked")
+
+async def main():
+    served = graph.copy(update={"store": InMemoryStore()})
+    try:
+        await served.ainvoke({"messages": [("user", "hi")]}, context={"user_id": "ada"})
+    except ConfigurationError as error:
+        print("refused:", error)
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=without_langmem(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "langmem blocked" in done.stdout
+    assert "refused: The langmem_memory graph needs LangMem" in done.stdout, done.stdout
+    assert EXTRA in done.stdout
+
+
+@pytest.mark.server
+@pytest.mark.slow
+async def test_the_server_serves_without_langmem(tmp_path):
+    env = {**without_langmem(tmp_path), "MEMORY_BACKEND": "memory", "OPENAI_API_KEY": ""}
+    with running_dev_server(env, tmp_path) as url:
+        client = get_client(url=url)
+        profile = await client.runs.wait(
+            (await client.threads.create())["thread_id"],
+            "user_profile",
+            input={"set_fields": {"name": "Ada"}},
+            context={"user_id": "ada"},
+        )
+        assert profile["profile"] == {"name": "Ada"}
+        refused = await client.runs.wait(
+            (await client.threads.create())["thread_id"],
+            "langmem_memory",
+            input={"messages": [{"role": "user", "content": "hi"}]},
+            context={"user_id": "ada"},
+            raise_error=False,
+        )
+        assert refused["__error__"]["error"] == "ConfigurationError", refused
+        assert EXTRA in refused["__error__"]["message"], refused

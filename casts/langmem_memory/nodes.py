@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
 from casts.langmem_memory.modules.state import LangMemState
-from casts.langmem_memory.modules.tools import user_langmem_tools
+from casts.langmem_memory.modules.tools import require_langmem, user_langmem_tools
 from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.store import require_store
@@ -21,10 +21,15 @@ store's validation errors are ValueErrors."""
 
 
 class RequireUser(AsyncBaseNode):
-    """Refuse a run that does not say whose memory it uses, before the model is called."""
+    """Refuse a run that cannot work, before the model is called.
+
+    It refuses a run that does not say whose memory it uses, and one on a server without
+    LangMem (an optional extra), naming what to install.
+    """
 
     async def execute(self, state: LangMemState, runtime: Runtime[MemoryContext]) -> dict[str, Any]:
-        """Resolve the user or raise ``MissingIdentityError``."""
+        """Raise ``ConfigurationError`` without LangMem, ``MissingIdentityError`` without a user."""
+        require_langmem()
         resolve_identity(runtime).require_user()
         return {}
 

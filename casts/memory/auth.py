@@ -32,7 +32,7 @@ from typing import Any
 from langgraph_sdk import Auth
 
 from casts.memory import auth_policy
-from casts.memory.auth_tokens import Principal, TokenTable, load_tokens
+from casts.memory.auth_tokens import Principal, TokenTable, server_tokens
 from casts.memory.errors import AccessDeniedError, InvalidValueError
 
 OWNER_KEY = "owner"
@@ -45,7 +45,7 @@ ANONYMOUS: dict[str, Any] = {
 }
 
 auth = Auth()
-tokens: TokenTable = load_tokens()  # at import: a bad table stops the server at start-up
+tokens: TokenTable = server_tokens()  # at import: a bad setting stops the server at start-up
 
 
 def _unauthorized(detail: str) -> Auth.exceptions.HTTPException:

