@@ -1,6 +1,7 @@
 """Who a bearer token belongs to: the token table the server's auth handler checks.
 
-Tokens come from the environment, so a deployment configures users without code:
+Tokens come from the settings (``casts.memory.settings``), so a deployment configures users
+without code:
 
 - ``MEMORY_AUTH_TOKENS``: JSON ``{"<token>": {"user": "alice", "teams": ["t1"]}, ...}``;
 - ``MEMORY_AUTH_FILE``: the path of a file holding the same JSON (keeps tokens out of the
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from casts.memory.errors import ConfigurationError
-from casts.memory.settings import flag
+from casts.memory.settings import Settings, current
 
 TOKENS_ENV = "MEMORY_AUTH_TOKENS"
 FILE_ENV = "MEMORY_AUTH_FILE"
@@ -116,28 +116,22 @@ def parse_tokens(text: str, *, source: str) -> TokenTable:
     return TokenTable(by_digest)
 
 
-def load_tokens(env: Mapping[str, str] | None = None) -> TokenTable:
+def load_tokens(settings: Settings | None = None) -> TokenTable:
     """Read the token table from ``MEMORY_AUTH_TOKENS`` or the file ``MEMORY_AUTH_FILE``.
 
-    Only a setting that is absent means "no auth"; one that is present is a table or an error.
+    Only a setting that is absent means "no auth"; one that is present is a table or an error
+    (``Settings`` has already refused one that is empty, or both at once).
+
+    Args:
+        settings: The settings to read; the process's (``settings.current()``) by default.
 
     Raises:
-        ConfigurationError: Both are set, one is set but empty, the file cannot be read, or
-            the table is invalid or empty -- naming the setting.
+        ConfigurationError: The file cannot be read, or the table is invalid or empty --
+            naming the setting.
     """
-    env = os.environ if env is None else env
-    inline = env.get(TOKENS_ENV)
-    file_name = env.get(FILE_ENV)
-    if inline is not None and file_name is not None:
-        raise ConfigurationError(f"Set {TOKENS_ENV} or {FILE_ENV}, not both.")
-    for name, raw in ((TOKENS_ENV, inline), (FILE_ENV, file_name)):
-        if raw is not None and not raw.strip():
-            raise ConfigurationError(
-                f"{name} is set but empty (a `{name}=` line in .env sets it to ''): "
-                "give it a token table, or remove it to run without auth on 127.0.0.1."
-            )
-    if file_name is not None:
-        file_name = file_name.strip()
+    settings = settings or current()
+    if settings.auth_file is not None:
+        file_name = settings.auth_file
         try:
             text = Path(file_name).read_text(encoding="utf-8")
         except OSError as error:
@@ -145,12 +139,12 @@ def load_tokens(env: Mapping[str, str] | None = None) -> TokenTable:
                 f"{FILE_ENV}={file_name!r} cannot be read: {error.strerror}"
             ) from error
         return parse_tokens(text, source=f"{FILE_ENV} ({file_name})")
-    if inline is not None:
-        return parse_tokens(inline, source=TOKENS_ENV)
+    if settings.auth_tokens is not None:
+        return parse_tokens(settings.auth_tokens.get_secret_value(), source=TOKENS_ENV)
     return TokenTable({})
 
 
-def server_tokens(env: Mapping[str, str] | None = None) -> TokenTable:
+def server_tokens(settings: Settings | None = None) -> TokenTable:
     """The token table for the server's auth handler, refusing to serve a network openly.
 
     Without tokens anyone who reaches the server acts as any user, so that is allowed only
@@ -159,15 +153,17 @@ def server_tokens(env: Mapping[str, str] | None = None) -> TokenTable:
     a tunnel, or a server that does not say (a container) needs tokens, or
     ``MEMORY_ALLOW_OPEN_NETWORK=true`` to accept the risk explicitly.
 
+    Args:
+        settings: The settings to read; the process's (``settings.current()``) by default.
+
     Raises:
         ConfigurationError: See ``load_tokens``; or no tokens on a non-loopback address.
     """
-    env = os.environ if env is None else env
-    table = load_tokens(env)
-    if table.enabled or flag(env, OPEN_NETWORK_ENV):
+    settings = settings or current()
+    table = load_tokens(settings)
+    if table.enabled or settings.allow_open_network:
         return table
-    url = env.get(SERVER_URL_ENV) or ""
-    host = urlsplit(url).hostname
+    host = urlsplit(settings.server_url or "").hostname
     if host is not None and _is_loopback(host):
         return table
     where = f"listens on {host}" if host else f"does not say where it listens ({SERVER_URL_ENV})"

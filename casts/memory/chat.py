@@ -8,7 +8,6 @@ instead, so a run without a key fails with a message naming the settings.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -20,28 +19,30 @@ from typing_extensions import TypedDict
 
 from casts.base_node import AsyncBaseNode
 from casts.memory.errors import ConfigurationError
+from casts.memory.settings import DEFAULT_CHAT_MODEL, Settings, current
 
-DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_MODEL = DEFAULT_CHAT_MODEL
 
 
 def chat_model_from_env(env: Mapping[str, str] | None = None) -> BaseChatModel:
     """ChatOpenAI configured by ``MEMORY_AGENT_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``.
 
+    Args:
+        env: Variables to read the settings from; the process's settings by default.
+
     Raises:
         ConfigurationError: ``OPENAI_API_KEY`` is not set.
     """
-    env = os.environ if env is None else env
-    name = env.get("MEMORY_AGENT_MODEL") or DEFAULT_MODEL
-    base_url = env.get("OPENAI_BASE_URL") or None
-    api_key = env.get("OPENAI_API_KEY")
-    if not api_key:
+    settings = current() if env is None else Settings.from_env(env)
+    name = settings.agent_model
+    if settings.openai_api_key is None:
         raise ConfigurationError(
             f"The agent's chat model ({name}) needs OPENAI_API_KEY: set it in the environment "
             "or .env. MEMORY_AGENT_MODEL chooses the model (default gpt-4o-mini); "
             "OPENAI_BASE_URL points at an OpenAI-compatible server (a local server that "
             "needs no key still wants a placeholder OPENAI_API_KEY)."
         )
-    return _chat_model(name, base_url, api_key)
+    return _chat_model(name, settings.openai_base_url, settings.openai_api_key.get_secret_value())
 
 
 @functools.lru_cache(maxsize=4)

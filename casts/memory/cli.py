@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ from casts.memory.fusion import DEFAULT_LEXICAL_WEIGHT, Weights
 from casts.memory.ingest import DEFAULT_BATCH
 from casts.memory.locomo import load_directory
 from casts.memory.persistence import open_store
-from casts.memory.settings import Settings
+from casts.memory.settings import Settings, current, using
 
 
 def _ks(raw: str) -> list[int]:
@@ -45,15 +44,18 @@ def _weight(raw: str) -> float:
     return value
 
 
-def eval_settings(backend: str, embeddings: str, env: dict[str, str] | None = None) -> Settings:
-    """Settings for an evaluation: ``memory``, or ``postgres`` (POSTGRES_URI, else embedded)."""
-    env = dict(os.environ if env is None else env)
-    env["MEMORY_EMBEDDINGS"] = embeddings
-    if backend == "memory":
-        env["MEMORY_BACKEND"] = "memory"
-    else:
-        env["MEMORY_BACKEND"] = "postgres" if env.get("POSTGRES_URI") else "embedded"
-    return Settings.from_env(env)
+def eval_settings(backend: str, embeddings: str, base: Settings | None = None) -> Settings:
+    """Settings for an evaluation: ``memory``, or ``postgres`` (POSTGRES_URI, else embedded).
+
+    Args:
+        backend: ``memory`` or ``postgres``.
+        embeddings: The ``MEMORY_EMBEDDINGS`` choice to evaluate.
+        base: The settings to start from; the process's (``settings.current()``) by default.
+    """
+    base = base or current()
+    postgres = "postgres" if base.postgres_uri else "embedded"
+    chosen = "memory" if backend == "memory" else postgres
+    return base.model_copy(update={"backend": chosen, "embeddings": embeddings})
 
 
 async def run_eval_recall(args: argparse.Namespace) -> int:
@@ -139,7 +141,9 @@ async def amain(argv: Sequence[str] | None = None, *, store: BaseStore | None = 
     args = build_parser().parse_args(argv)
     args.store = store
     try:
-        return await args.run(args)
+        # The command's start-up: the settings are read once, here, for all it does.
+        with using(Settings.from_env()):
+            return await args.run(args)
     except (MemoryCastError, OSError) as error:
         print(f"memory-casts: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """The ``memory-casts`` commands over the configured store.
 
 ls, get, put, rm, search, stats, export, import, cleanup and reindex. The store is the
-one the server would use (``Settings.from_env``: ``POSTGRES_URI``, else the
+one the server would use (``settings.current()``: ``POSTGRES_URI``, else the
 embedded database in ``MEMORY_DATA_DIR``, or ``MEMORY_BACKEND=memory``), opened through
 ``open_store``, so every write is validated by ``GuardedStore`` exactly as a tool's. Namespaces
 are written as ``casts.memory.cli_namespace`` describes (``user/ada@example.com/memories``).
@@ -22,11 +22,12 @@ from typing import Any
 from langgraph.store.base import BaseStore, Item
 
 from casts.memory.cli_namespace import format_namespace, parse_namespace
+from casts.memory.embeddings import embedding_choice
 from casts.memory.errors import InvalidValueError
 from casts.memory.persistence import open_store
 from casts.memory.recall import recall
 from casts.memory.reindex import reindex
-from casts.memory.settings import Settings
+from casts.memory.settings import current
 from casts.memory.transfer import (
     DEFAULT_BATCH,
     cleanup,
@@ -47,7 +48,7 @@ async def _store(args: argparse.Namespace) -> AsyncIterator[BaseStore]:
     if given is not None:
         yield given
         return
-    async with open_store(Settings.from_env()) as store:
+    async with open_store(current()) as store:
         yield store
 
 
@@ -214,12 +215,12 @@ async def run_cleanup(args: argparse.Namespace) -> int:
 
 async def run_reindex(args: argparse.Namespace) -> int:
     """``reindex``: re-embed every item with the configured MEMORY_EMBEDDINGS."""
-    settings = Settings.from_env()
+    settings = current()
     report = await reindex(settings, batch_size=args.batch_size, progress=args.progress)
     change = f"dropped the {report.old_dims}-dimension vectors, " if report.dropped else ""
     print(
         f"reindex: {change}re-embedded {report.items} items with MEMORY_EMBEDDINGS="
-        f"{settings.embeddings} ({report.new_dims} dimensions)"
+        f"{embedding_choice(settings)} ({report.new_dims} dimensions)"
     )
     return 0
 

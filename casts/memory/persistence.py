@@ -1,6 +1,6 @@
 """Store and checkpointer factories: one design for dev, tests and production.
 
-The backend comes from the environment (``casts.memory.settings``):
+The backend comes from the settings (``casts.memory.settings``, read once at start-up):
 
 - ``POSTGRES_URI`` set: AsyncPostgresStore and AsyncPostgresSaver on a connection pool,
   migrations run once (under an advisory lock, so two processes never race), TTL sweeper on.
@@ -40,7 +40,7 @@ from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailabl
 from casts.memory.pglocks import advisory_lock
 from casts.memory.recall_cache import RecallCache
 from casts.memory.recall_sql import ensure_lexical_index
-from casts.memory.settings import Settings
+from casts.memory.settings import Settings, current
 from casts.memory.store import GuardedStore, PatchedInMemoryStore
 
 _STORE_LOCK_KEY = 72_317_001
@@ -184,7 +184,7 @@ async def open_store(settings: Settings | None = None) -> AsyncIterator[GuardedS
         StoreUnavailableError: The backend cannot start.
         EmbeddingDimensionMismatchError: See ``check_vector_dims``.
     """
-    settings = settings or await asyncio.to_thread(Settings.from_env)
+    settings = settings or current()
     index = await asyncio.to_thread(make_index_config, settings)
     async with postgres_location(settings) as uri:
         if uri is None:
@@ -227,7 +227,7 @@ async def open_checkpointer(
     settings: Settings | None = None,
 ) -> AsyncIterator[BaseCheckpointSaver]:
     """Open the configured checkpointer (thread state), migrated once."""
-    settings = settings or await asyncio.to_thread(Settings.from_env)
+    settings = settings or current()
     async with postgres_location(settings) as uri:
         if uri is None:
             yield InMemorySaver()
@@ -239,7 +239,7 @@ async def open_checkpointer(
 
 
 def make_store() -> AbstractAsyncContextManager[GuardedStore]:
-    """The ``store`` factory named in ``langgraph.json``: settings from the environment."""
+    """The ``store`` factory named in ``langgraph.json``: the process's settings."""
     return open_store()
 
 

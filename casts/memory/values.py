@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +25,7 @@ MAX_TTL_MINUTES = 100 * 365 * 24 * 60
 
 def max_value_bytes() -> int:
     """The largest JSON encoding of one value (``MEMORY_MAX_VALUE_BYTES``, default 256 KiB)."""
-    return settings.max_value_bytes(os.environ)
+    return settings.current().max_value_bytes
 
 
 def validate_key(key: Any, *, field: str = "key") -> str:
