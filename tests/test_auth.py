@@ -18,6 +18,7 @@ from langgraph_sdk import get_client
 from casts.memory import namespaces
 from casts.memory.auth_tokens import load_tokens, parse_tokens
 from casts.memory.errors import ConfigurationError
+from casts.memory.settings import Settings
 from tests.conftest import TEST_EMBEDDINGS
 from tests.dev_server import PROJECT, running_dev_server
 
@@ -106,9 +107,9 @@ def test_token_table_from_env_or_file(tmp_path):
 
     path = tmp_path / "tokens.json"
     path.write_text(json.dumps({"ftok": {"user": "c"}}))
-    from_file = load_tokens({"MEMORY_AUTH_FILE": str(path)})
+    from_file = load_tokens(Settings.from_env({"MEMORY_AUTH_FILE": str(path)}))
     assert from_file.enabled and from_file.lookup("ftok").user_id == "c"
-    assert not load_tokens({}).enabled
+    assert not load_tokens(Settings.from_env({})).enabled
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_token_table_from_env_or_file(tmp_path):
 )
 def test_bad_token_tables_are_refused_naming_the_problem(env, message):
     with pytest.raises(ConfigurationError, match=message):
-        load_tokens(env)
+        load_tokens(Settings.from_env(env))
 
 
 # --- authentication ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from casts.memory.errors import (
 )
 from casts.memory.identity import resolve_identity
 from casts.memory.records import Fact, Memory, parse_record
-from casts.memory.settings import Settings
+from casts.memory.settings import Settings, using
 from casts.memory.textkeys import normalize_text, text_key
 from casts.memory.values import validate_key, validate_value
 
@@ -120,11 +120,11 @@ def test_bad_values_name_the_field(value, field):
     assert caught.value.field == field
 
 
-def test_value_size_is_bounded(monkeypatch):
-    monkeypatch.setenv("MEMORY_MAX_VALUE_BYTES", "100")
-    with pytest.raises(InvalidValueError, match="at most 100"):
-        validate_value({"text": "x" * 200})
-    assert validate_value({"text": "short"}) == {"text": "short"}
+def test_value_size_is_bounded():
+    with using(Settings.from_env({"MEMORY_BACKEND": "memory", "MEMORY_MAX_VALUE_BYTES": "100"})):
+        with pytest.raises(InvalidValueError, match="at most 100"):
+            validate_value({"text": "x" * 200})
+        assert validate_value({"text": "short"}) == {"text": "short"}
 
 
 def test_deep_nesting_is_refused():

@@ -17,8 +17,8 @@ import pytest
 
 from casts.memory.auth_tokens import load_tokens, server_tokens
 from casts.memory.embeddings import make_index_config
-from casts.memory.errors import ConfigurationError
-from casts.memory.settings import Settings
+from casts.memory.errors import ConfigurationError, InvalidValueError
+from casts.memory.settings import Settings, using
 from casts.memory.values import validate_value
 from tests import dev_server
 from tests.dev_server import LANGGRAPH, PROJECT, free_port
@@ -61,13 +61,15 @@ def test_settings_read_the_value_limit_and_the_openai_model() -> None:
     assert settings.openai_embedding_model == "text-embedding-3-large"
 
 
-def test_a_write_under_a_malformed_value_limit_names_the_setting(
+def test_a_write_reads_the_settings_of_the_process_not_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Not ``invalid literal for int()``: the same rule as at start-up, with its name."""
-    monkeypatch.setenv("MEMORY_MAX_VALUE_BYTES", "256kb")
-    with pytest.raises(ConfigurationError, match="MEMORY_MAX_VALUE_BYTES='256kb'"):
-        validate_value({"text": "hello"})
+    """Settings are read once: changing the environment later changes nothing (nor fails)."""
+    with using(Settings.from_env({"MEMORY_BACKEND": "memory", "MEMORY_MAX_VALUE_BYTES": "100"})):
+        monkeypatch.setenv("MEMORY_MAX_VALUE_BYTES", "256kb")
+        with pytest.raises(InvalidValueError, match="at most 100"):
+            validate_value({"text": "x" * 200})
+        assert validate_value({"text": "short"}) == {"text": "short"}
 
 
 # --- auth settings: present means configured ------------------------------------------------
@@ -85,19 +87,19 @@ def test_a_write_under_a_malformed_value_limit_names_the_setting(
 )
 def test_an_empty_auth_setting_is_refused_naming_it(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
-        load_tokens(env)
+        load_tokens(Settings.from_env(env))
 
 
 def test_a_token_file_without_tokens_is_refused_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     path.write_text("{}")
     with pytest.raises(ConfigurationError, match=r"MEMORY_AUTH_FILE \(.*tokens.json\) holds no"):
-        load_tokens({"MEMORY_AUTH_FILE": str(path)})
+        load_tokens(Settings.from_env({"MEMORY_AUTH_FILE": str(path)}))
 
 
 def test_no_auth_is_served_on_loopback_only() -> None:
     for url in ("http://127.0.0.1:2025", "http://localhost:2025", "http://[::1]:2025"):
-        assert not server_tokens({"LANGGRAPH_API_URL": url}).enabled
+        assert not server_tokens(Settings.from_env({"LANGGRAPH_API_URL": url})).enabled
     refused = [
         ({"LANGGRAPH_API_URL": "http://0.0.0.0:2025"}, "listens on 0.0.0.0"),
         ({"LANGGRAPH_API_URL": "http://192.168.1.5:2025"}, "listens on 192.168.1.5"),
@@ -106,28 +108,40 @@ def test_no_auth_is_served_on_loopback_only() -> None:
     ]
     for env, named in refused:
         with pytest.raises(ConfigurationError, match=f"{named}.*MEMORY_ALLOW_OPEN_NETWORK=true"):
-            server_tokens(env)
+            server_tokens(Settings.from_env(env))
     # With tokens any address is fine.
-    assert server_tokens({"LANGGRAPH_API_URL": "http://0.0.0.0:2025", "MEMORY_AUTH_TOKENS": TOKENS})
+    assert server_tokens(
+        Settings.from_env(
+            {"LANGGRAPH_API_URL": "http://0.0.0.0:2025", "MEMORY_AUTH_TOKENS": TOKENS}
+        )
+    )
 
 
 def test_only_an_explicit_yes_allows_no_auth_off_loopback() -> None:
     url = {"LANGGRAPH_API_URL": "http://0.0.0.0:2025"}
     for yes in ("true", "1", "YES"):
-        assert not server_tokens({**url, "MEMORY_ALLOW_OPEN_NETWORK": yes}).enabled
+        assert not server_tokens(
+            Settings.from_env({**url, "MEMORY_ALLOW_OPEN_NETWORK": yes})
+        ).enabled
     for no in ("false", "0", ""):
         with pytest.raises(ConfigurationError, match=r"listens on 0\.0\.0\.0"):
-            server_tokens({**url, "MEMORY_ALLOW_OPEN_NETWORK": no})
+            server_tokens(Settings.from_env({**url, "MEMORY_ALLOW_OPEN_NETWORK": no}))
     with pytest.raises(ConfigurationError, match="MEMORY_ALLOW_OPEN_NETWORK='sure'"):
-        server_tokens({**url, "MEMORY_ALLOW_OPEN_NETWORK": "sure"})
+        server_tokens(Settings.from_env({**url, "MEMORY_ALLOW_OPEN_NETWORK": "sure"}))
 
 
 # --- OpenAI embeddings: the index declares what the model returns ---------------------------
 
 
 def openai_index(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-never-sent")  # the client is only built
-    settings = Settings.from_env({"MEMORY_BACKEND": "memory", "MEMORY_EMBEDDINGS": "openai", **env})
+    settings = Settings.from_env(
+        {
+            "MEMORY_BACKEND": "memory",
+            "MEMORY_EMBEDDINGS": "openai",
+            "OPENAI_API_KEY": "sk-test-never-sent",  # the client is only built
+            **env,
+        }
+    )
     index = make_index_config(settings)
     assert index is not None
     return index

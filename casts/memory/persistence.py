@@ -17,6 +17,7 @@ explicit settings.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import select
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from casts.memory import recall_cache
 from casts.memory.embedded import embedded_server
-from casts.memory.embeddings import make_index_config
+from casts.memory.embeddings import INDEXED_FIELDS, make_index_config
 from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
 from casts.memory.pglocks import advisory_lock
 from casts.memory.recall_cache import RecallCache
@@ -46,6 +47,7 @@ from casts.memory.store import GuardedStore, PatchedInMemoryStore
 _STORE_LOCK_KEY = 72_317_001
 _CHECKPOINT_LOCK_KEY = 72_317_002
 _migrated: set[tuple[str, str]] = set()
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -164,6 +166,36 @@ async def check_vector_dims(pool: AsyncConnectionPool, index: IndexConfig | None
         )
 
 
+async def warn_unindexed(pool: AsyncConnectionPool, index: IndexConfig | None) -> int:
+    """Say at start-up how to index items stored while there were no embeddings.
+
+    Items written under ``MEMORY_EMBEDDINGS=none`` (the old default) have text to embed but
+    no vector, so semantic recall never finds them. Re-embedding a whole store is a job to
+    run on purpose, with a progress bar (``memory-casts reindex``), not a side effect of a
+    start-up, so this only logs the one command to run.
+
+    Returns:
+        How many items lack a vector (0 without embeddings).
+    """
+    if not index:
+        return 0
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) AS missing FROM store s WHERE s.value ? %s AND NOT EXISTS "
+            "(SELECT 1 FROM store_vectors v WHERE v.prefix = s.prefix AND v.key = s.key)",
+            (INDEXED_FIELDS[0],),
+        )
+        row = await cursor.fetchone()
+    missing = int(row["missing"]) if row else 0
+    if missing:
+        log.warning(
+            "%d stored items have no vectors (written while MEMORY_EMBEDDINGS was none): "
+            "semantic recall cannot find them. Run `memory-casts reindex` to embed them.",
+            missing,
+        )
+    return missing
+
+
 async def _migrate_once(
     uri: str, what: str, key: int, setup: Callable[[], Awaitable[None]]
 ) -> None:
@@ -215,6 +247,7 @@ async def _postgres_store(
                 await ensure_lexical_index(conn)
 
         await _migrate_once(uri, f"store:{dims}", _STORE_LOCK_KEY, setup)
+        await warn_unindexed(pool, index)
         await store.start_ttl_sweeper()
         try:
             yield GuardedStore(store, location=redact(uri))
