@@ -196,7 +196,8 @@ def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
     are opened.
 
     Raises:
-        ConfigurationError: An unknown choice, or dimensions the model cannot produce.
+        ConfigurationError: An unknown choice, dimensions the model cannot produce, or
+            ``openai`` without ``OPENAI_API_KEY``.
     """
     choice = embedding_choice(settings)
     if choice == "none":
@@ -204,8 +205,11 @@ def make_embeddings(settings: Settings) -> tuple[Embeddings, int] | None:
     dims = settings.embedding_dims
     cache_key: tuple[str, ...] = (choice, str(dims))
     if choice == "openai":
+        if settings.openai_api_key is None:
+            raise ConfigurationError("MEMORY_EMBEDDINGS=openai needs OPENAI_API_KEY")
         dims = openai_dims(settings.openai_embedding_model, dims)
-        cache_key += (settings.openai_embedding_model,)
+        key = settings.openai_api_key.get_secret_value()
+        cache_key += (settings.openai_embedding_model, key, settings.openai_base_url or "")
     elif choice == "local":
         dims = LOCAL_DIMS
     elif choice == "hash":
@@ -229,8 +233,6 @@ def _build(choice: str, dims: int, settings: Settings) -> Embeddings:
         model = settings.openai_embedding_model
         # Only a v3 model takes ``dimensions``; others return their one size (``openai_dims``).
         shortened = settings.embedding_dims if model in OPENAI_SHORTENABLE else None
-        if settings.openai_api_key is None:
-            raise ConfigurationError("MEMORY_EMBEDDINGS=openai needs OPENAI_API_KEY")
         return OpenAIEmbeddings(
             model=model,
             dimensions=shortened,
