@@ -135,18 +135,12 @@ class Settings(BaseSettings):
         """The environment variables the settings are read from, in declaration order."""
         return [str(field.validation_alias) for field in cls.model_fields.values()]
 
-    @field_validator(
-        *(name for name in (
-            "postgres_uri", "data_dir", "embeddings", "embedding_dims",
-            "openai_embedding_model", "pool_min_size", "pool_max_size", "ttl_sweep_minutes",
-            "connect_timeout_s", "recall_cache_items", "max_value_bytes", "openai_api_key",
-            "openai_base_url", "agent_model", "allow_open_network", "server_url",
-        )),
-        mode="before",
-    )  # fmt: skip
+    @field_validator("*", mode="before")
     @classmethod
-    def _empty_means_default(cls, raw: Any) -> Any:
-        if isinstance(raw, str) and not raw.strip():
+    def _empty_means_default(cls, raw: Any, info: ValidationInfo) -> Any:
+        """A ``.env`` line ``NAME=`` asks for the default, except for auth (refused below)."""
+        auth = info.field_name in ("auth_tokens", "auth_file")
+        if not auth and isinstance(raw, str) and not raw.strip():
             raise PydanticUseDefault()
         return raw
 
