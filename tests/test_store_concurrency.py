@@ -9,6 +9,7 @@ next to.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from langgraph.store.base import PutOp, SearchOp
 
 from casts.memory import namespaces
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.persistence import open_store
+from tests.conftest import settings_for
 
 SEARCHES = 400
 WRITES = 100
@@ -132,3 +135,30 @@ async def test_range_filter_is_exact_over_thousands_of_items_written_together(st
         paged += [item.key for item in page]
     assert len(paged) == len(wanted)
     assert set(paged) == wanted
+
+
+async def test_stores_of_several_processes_searching_one_namespace_all_succeed(
+    postgres_uri, tmp_path, unique
+):
+    """Eight servers of one database (a store each) refresh the same TTLs at the same time.
+
+    Their transactions can deadlock in PostgreSQL; a search the database aborts is run again.
+    """
+    settings = settings_for("postgres", postgres_uri, tmp_path)
+    ns = namespaces.session_scratch(unique("procs"), "s1")
+    async with AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(open_store(settings)) for _ in range(8)]
+        await seed(stores[0], ns, "postgres")
+
+        async def searches(store) -> list[Any]:
+            found: list[Any] = []
+            for _ in range(3):
+                found += await asyncio.gather(
+                    *(store.asearch(ns, limit=ITEMS) for _ in range(10)), return_exceptions=True
+                )
+            return found
+
+        results = [found for each in await asyncio.gather(*map(searches, stores)) for found in each]
+
+    assert failures(results) == []
+    assert all(len(page) == ITEMS for page in results)
