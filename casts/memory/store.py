@@ -114,9 +114,10 @@ class GuardedStore(BaseStore):
     background task of the event loop runs everything queued in one tick as one batch of
     the backend, one batch at a time, deduplicated as LangGraph's ``AsyncBatchedBaseStore``
     (the base of ``AsyncPostgresStore``) does for its single calls. One store serves one
-    event loop at a time. ``batch`` (the sync methods) runs in the calling thread, as
-    ``BaseStore``'s does, so it keeps working from worker threads and, on InMemoryStore,
-    from the loop itself.
+    event loop at a time: the one it was created in, else the first one to use it.
+    ``batch`` (the sync methods) called from another thread while that loop runs joins the
+    same queue, as the stock store's sync methods do; anywhere else (on the loop itself,
+    which only InMemoryStore allows, or with no loop) it runs in the calling thread.
 
     Attributes:
         inner: The backend store; reach backend-specific features (``sweep_ttl``) through it.
@@ -127,6 +128,7 @@ class GuardedStore(BaseStore):
         self.location = location
         self.supports_ttl = inner.supports_ttl
         self.ttl_config = getattr(inner, "ttl_config", None)
+        self._loop = _running_loop()
         self._queue: asyncio.Queue[tuple[asyncio.Future[list[Result]], list[Op]]] | None = None
         self._merger: asyncio.Task[None] | None = None
 
@@ -150,6 +152,9 @@ class GuardedStore(BaseStore):
             StoreUnavailableError: The backend gave no connection in time; nothing ran.
         """
         ops = check_ops(ops)
+        loop = self._loop
+        if loop is not None and loop.is_running() and _running_loop() is not loop:
+            return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()
         try:
             return _drive(self._plan(ops), self.inner.batch)
         except PoolTimeout as error:
@@ -175,6 +180,7 @@ class GuardedStore(BaseStore):
     def _queue_of_this_loop(self) -> asyncio.Queue[tuple[asyncio.Future[list[Result]], list[Op]]]:
         loop = asyncio.get_running_loop()
         if self._queue is None or self._merger is None or self._merger.get_loop() is not loop:
+            self._loop = loop
             self._queue = asyncio.Queue()
             self._merger = loop.create_task(_merge_batches(self._queue, weakref.ref(self)))
         return self._queue
@@ -272,6 +278,13 @@ async def _merge_batches(
                     done.set_result(results[start : start + len(ops)])
                 start += len(ops)
         del owner
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def check_ops(ops: Iterable[Op]) -> list[Op]:
