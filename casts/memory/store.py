@@ -141,8 +141,9 @@ class GuardedStore(BaseStore):
         return f"GuardedStore({type(self.inner).__name__})"
 
     def __del__(self) -> None:
-        if self._merger is not None and not self._merger.get_loop().is_closed():
-            self._merger.cancel()
+        merger = getattr(self, "_merger", None)
+        if merger is not None and not merger.get_loop().is_closed():
+            merger.cancel()
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ops synchronously (from a worker thread when the backend is async).
@@ -151,10 +152,10 @@ class GuardedStore(BaseStore):
             InvalidValueError, InvalidNamespaceError: An op is invalid; nothing ran.
             StoreUnavailableError: The backend gave no connection in time; nothing ran.
         """
-        ops = check_ops(ops)
         loop = self._loop
         if loop is not None and loop.is_running() and _running_loop() is not loop:
             return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()
+        ops = check_ops(ops)
         try:
             return _drive(self._plan(ops), self.inner.batch)
         except PoolTimeout as error:
