@@ -32,6 +32,14 @@ class InvalidValueError(MemoryCastError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
+class TTLNotSupportedError(InvalidValueError, NotImplementedError):
+    """A write asked for a TTL the backend cannot keep (InMemoryStore); nothing was written.
+
+    Also the ``NotImplementedError`` LangGraph raises there, so code written against
+    LangGraph's stores catches it; as a ValueError the server answers it with a 4xx.
+    """
+
+
 class InvalidNamespaceError(MemoryCastError, LangGraphInvalidNamespaceError):
     """A namespace or one of its labels is not one the project uses or the store accepts.
 

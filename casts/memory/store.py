@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import Any
 
 from langgraph.store.base import (
+    NOT_PROVIDED,
     BaseStore,
     GetOp,
     Item,
@@ -54,7 +55,7 @@ from langgraph.store.memory import InMemoryStore
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import PoolTimeout
 
-from casts.memory.errors import InvalidValueError, StoreUnavailableError
+from casts.memory.errors import InvalidValueError, StoreUnavailableError, TTLNotSupportedError
 from casts.memory.namespaces import validate_namespace
 from casts.memory.values import validate_filter, validate_key, validate_ttl, validate_value
 
@@ -139,6 +140,28 @@ class GuardedStore(BaseStore):
 
     def __repr__(self) -> str:
         return f"GuardedStore({type(self.inner).__name__})"
+
+    def put(
+        self, namespace: tuple[str, ...], key: str, value: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Store an item (see ``BaseStore.put``); a TTL the backend cannot keep is refused."""
+        self._refuse_unkept_ttl(kwargs.get("ttl"))
+        super().put(namespace, key, value, *args, **kwargs)
+
+    async def aput(
+        self, namespace: tuple[str, ...], key: str, value: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Store an item (see ``BaseStore.aput``); a TTL the backend cannot keep is refused."""
+        self._refuse_unkept_ttl(kwargs.get("ttl"))
+        await super().aput(namespace, key, value, *args, **kwargs)
+
+    def _refuse_unkept_ttl(self, ttl: Any) -> None:
+        # LangGraph raises a bare NotImplementedError here, which the server answers with 500.
+        if ttl not in (None, NOT_PROVIDED) and not self.supports_ttl:
+            raise TTLNotSupportedError(
+                "ttl",
+                f"{type(self.inner).__name__} keeps no TTL; use PostgreSQL (or no ttl)",
+            )
 
     def __del__(self) -> None:
         merger = getattr(self, "_merger", None)
