@@ -98,6 +98,11 @@ def test_a_missing_provider_package_names_the_pip_package():
     assert "pip install langchain-mistralai" in str(caught.value)
 
 
+def test_a_provider_without_a_model_names_the_setting():
+    with pytest.raises(ConfigurationError, match="MEMORY_AGENT_MODEL=openai: names no model"):
+        chat_model_from_env({"MEMORY_AGENT_MODEL": "openai:", "OPENAI_API_KEY": "sk"})
+
+
 def test_an_unknown_provider_names_the_setting():
     with pytest.raises(ConfigurationError) as caught:
         chat_model_from_env({"MEMORY_AGENT_MODEL": "qwen:7b", "OPENAI_API_KEY": "sk"})

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from langchain_core.language_models import BaseChatModel
@@ -54,13 +54,13 @@ class ChatSettings:
         model: ``provider:model``, or a bare OpenAI model name.
         openai_base_url: An OpenAI-compatible server instead of OpenAI (``openai`` only).
         api_keys: Setting name -> value, for the settings in ``API_KEY_SETTINGS``.
-        max_prompt_tokens: The budget of one model call: system prompt and messages, in
-            ``count_tokens_approximately``'s tokens.
+        max_prompt_tokens: The budget of one model call: system prompt and messages (not
+            the tool schemas), in ``count_tokens_approximately``'s tokens.
     """
 
     model: str = DEFAULT_MODEL
     openai_base_url: str | None = None
-    api_keys: tuple[tuple[str, str], ...] = ()
+    api_keys: Mapping[str, str] = field(default_factory=dict)
     max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS
 
 
@@ -82,9 +82,9 @@ def chat_settings_from_env(env: Mapping[str, str] | None = None) -> ChatSettings
     return ChatSettings(
         model=(env.get("MEMORY_AGENT_MODEL") or "").strip() or DEFAULT_MODEL,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
-        api_keys=tuple(
-            (setting, env[setting]) for setting in API_KEY_SETTINGS.values() if env.get(setting)
-        ),
+        api_keys={
+            setting: env[setting] for setting in API_KEY_SETTINGS.values() if env.get(setting)
+        },
         max_prompt_tokens=int(budget) if budget else DEFAULT_MAX_PROMPT_TOKENS,
     )
 
@@ -102,9 +102,12 @@ def chat_model(settings: ChatSettings) -> BaseChatModel:
             installed (the message names the pip package), or its API key is not set.
     """
     provider, name = _split(settings.model)
-    keys = dict(settings.api_keys)
+    if not name:
+        raise ConfigurationError(
+            f"MEMORY_AGENT_MODEL={settings.model} names no model: write provider:model"
+        )
     key_setting = API_KEY_SETTINGS.get(provider)
-    if key_setting and not keys.get(key_setting):
+    if key_setting and not settings.api_keys.get(key_setting):
         raise ConfigurationError(
             f"The agent's chat model ({settings.model}) needs {key_setting}: set it in the "
             "environment or .env. MEMORY_AGENT_MODEL chooses the model as provider:model "
@@ -112,7 +115,7 @@ def chat_model(settings: ChatSettings) -> BaseChatModel:
             "OpenAI-compatible server (a local server that needs no key still wants a "
             "placeholder OPENAI_API_KEY)."
         )
-    kwargs: dict[str, Any] = {"api_key": keys[key_setting]} if key_setting else {}
+    kwargs: dict[str, Any] = {"api_key": settings.api_keys[key_setting]} if key_setting else {}
     if provider == "openai" and settings.openai_base_url:
         kwargs["base_url"] = settings.openai_base_url
     return _init_chat_model(settings.model, provider, name, tuple(sorted(kwargs.items())))
@@ -123,7 +126,7 @@ def _split(model: str) -> tuple[str, str]:
     provider, colon, name = model.partition(":")
     if not colon:
         return "openai", model
-    return provider.strip().lower().replace("-", "_"), name.strip()
+    return provider.strip().lower().replace("-", "_") or "openai", name.strip()
 
 
 @functools.lru_cache(maxsize=8)
@@ -202,7 +205,9 @@ class CallModel(AsyncBaseNode):
         """Answer, or ask for tools, given the system prompt and the conversation."""
         settings = chat_settings_from_env()
         model = self.model if self.model is not None else chat_model(settings)
-        budget = self.max_prompt_tokens or settings.max_prompt_tokens
+        budget = (
+            settings.max_prompt_tokens if self.max_prompt_tokens is None else self.max_prompt_tokens
+        )
         prompt = SystemMessage(self.system_prompt(state))
         room = max(budget - count_tokens_approximately([prompt]), 0)
         messages = fit_to_budget(state["messages"], room)
