@@ -152,6 +152,17 @@ async def test_langmem_cast_creates_and_finds_a_memory_across_threads(server, mo
     assert [hit["value"]["content"] for hit in found] == [FACT]
 
 
+def assert_whole_turns(request: dict) -> None:
+    """A request's messages: the system prompt, then whole turns from a user message on."""
+    roles = [message["role"] for message in request["messages"]]
+    assert roles[:2] == ["system", "user"], roles
+    called: set[str] = set()
+    for message in request["messages"]:
+        called |= {call["id"] for call in message.get("tool_calls") or []}
+        if message["role"] == "tool":
+            assert message["tool_call_id"] in called, "a tool result without its tool call"
+
+
 async def test_a_long_thread_sends_only_recent_whole_turns(server, model, unique):
     script, _ = model
     client = get_client(url=server)
@@ -161,21 +172,23 @@ async def test_a_long_thread_sends_only_recent_whole_turns(server, model, unique
         f"Question {turn}: " + "please think about this carefully " * 20 for turn in range(20)
     ]
     for turn, question in enumerate(questions):
-        replies = [[ToolCall("remember_fact", {"content": f"Fact {turn}"})]] if turn < 3 else []
-        play(script, *replies, f"Answer {turn}.")
+        remember = (
+            [[ToolCall("remember_fact", {"content": f"Fact {turn}"})]] if turn % 4 == 0 else []
+        )
+        play(script, *remember, f"Answer {turn}.")
         await client.runs.wait(
             thread["thread_id"],
             "memory_agent",
             input={"messages": [{"role": "user", "content": question}]},
             context=context,
         )
+        for request in script.requests:
+            assert_whole_turns(request)
+            users = [m["content"] for m in request["messages"] if m["role"] == "user"]
+            assert users[-1] == question
 
     sent = script.requests[-1]["messages"]
-    assert sent[0]["role"] == "system"
-    assert sent[1]["role"] == "user"  # whole turns: never a tool result without its call
-    users = [message["content"] for message in sent if message["role"] == "user"]
-    assert users[-1] == questions[-1]
-    assert len(users) < len(questions)
+    assert len([m for m in sent if m["role"] == "user"]) < len(questions)
     assert sum(len(message["content"] or "") for message in sent) < PROMPT_BUDGET * 4
     state = await client.threads.get_state(thread["thread_id"])
     kept = [m["content"] for m in state["values"]["messages"] if m["type"] == "human"]
