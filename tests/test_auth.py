@@ -245,6 +245,17 @@ async def test_workspace_entries_put_over_http_carry_the_real_writer(alice, caro
     assert await alice.store.get_item(workspace, "plain") is None
 
 
+async def test_who_and_when_of_any_put_over_http_are_the_servers(alice):
+    mine = memories(ALICE)
+    forged = {"content": "likes tea", "updated_by": BOB, "updated_at": "2000-01-01"}
+    before = utc_now()
+    await alice.store.put_item(mine, "tea", forged)
+    stored = (await alice.store.get_item(mine, "tea"))["value"]
+    assert stored["content"] == "likes tea"
+    assert stored["updated_by"] == ALICE
+    assert datetime.fromisoformat(stored["updated_at"]) >= before
+
+
 async def run_workspace(client, team: str, thread: dict | None = None, **request) -> dict:
     """One team_workspace run (on a new thread by default), errors returned, not raised."""
     thread = thread or await client.threads.create()
