@@ -21,6 +21,7 @@ from casts.memory.errors import (
 )
 from casts.memory.queries import asearch_all
 from casts.memory.records import TeamMember, WorkspaceEntry
+from casts.memory.settings import Settings, using
 from casts.memory.store import GuardedStore
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from tests.conversation import authenticated, said, thread_config, tool_replies
@@ -357,12 +358,9 @@ async def test_context_is_loaded_in_one_batch_and_not_reread(store, checkpointer
     assert not any(isinstance(op, PutOp) for ops in counting.batches for op in ops)
 
 
-async def test_served_graph_without_api_key_names_the_settings(
-    store, checkpointer, unique, monkeypatch
-):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+async def test_served_graph_without_api_key_names_the_settings(store, checkpointer, unique):
     served = graph.copy(update={"store": store, "checkpointer": checkpointer})
-    with pytest.raises(ConfigurationError) as caught:
+    with using(Settings.from_env({})), pytest.raises(ConfigurationError) as caught:
         await served.ainvoke(
             said("hi"), thread_config(unique("t")), context={"user_id": unique("u")}
         )

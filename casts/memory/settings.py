@@ -40,6 +40,7 @@ DEFAULT_RECALL_CACHE_ITEMS = 50_000
 DEFAULT_MAX_VALUE_BYTES = 256 * 1024
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
+DEFAULT_AGENT_MAX_PROMPT_TOKENS = 8000
 
 
 def _env(name: str, default: Any = None, **bounds: Any) -> Any:
@@ -77,7 +78,11 @@ class Settings(BaseSettings):
         max_value_bytes: ``MEMORY_MAX_VALUE_BYTES``, the largest JSON encoding of one value.
         openai_api_key: ``OPENAI_API_KEY``, for the chat model and OpenAI embeddings.
         openai_base_url: ``OPENAI_BASE_URL``, an OpenAI-compatible server instead of OpenAI.
-        agent_model: ``MEMORY_AGENT_MODEL``, the chat model of the LLM casts.
+        anthropic_api_key: ``ANTHROPIC_API_KEY``, for an ``anthropic:`` chat model.
+        agent_model: ``MEMORY_AGENT_MODEL``, the chat model of the LLM casts
+            (``provider:model``, or a bare OpenAI model name; ``casts.memory.chat``).
+        agent_max_prompt_tokens: ``MEMORY_AGENT_MAX_PROMPT_TOKENS``, the budget of one model
+            call; older turns beyond it are not sent.
         auth_tokens: ``MEMORY_AUTH_TOKENS``, the JSON token table (``casts.memory.auth_tokens``).
         auth_file: ``MEMORY_AUTH_FILE``, a file holding that table.
         allow_open_network: ``MEMORY_ALLOW_OPEN_NETWORK``, serve without auth off loopback.
@@ -110,7 +115,11 @@ class Settings(BaseSettings):
     max_value_bytes: int = _env("MEMORY_MAX_VALUE_BYTES", DEFAULT_MAX_VALUE_BYTES, ge=1)
     openai_api_key: SecretStr | None = _env("OPENAI_API_KEY")
     openai_base_url: str | None = _env("OPENAI_BASE_URL")
+    anthropic_api_key: SecretStr | None = _env("ANTHROPIC_API_KEY")
     agent_model: str = _env("MEMORY_AGENT_MODEL", DEFAULT_CHAT_MODEL, min_length=1)
+    agent_max_prompt_tokens: int = _env(
+        "MEMORY_AGENT_MAX_PROMPT_TOKENS", DEFAULT_AGENT_MAX_PROMPT_TOKENS, ge=1
+    )
     auth_tokens: SecretStr | None = _env("MEMORY_AUTH_TOKENS")
     auth_file: str | None = _env("MEMORY_AUTH_FILE")
     allow_open_network: bool = _env("MEMORY_ALLOW_OPEN_NETWORK", False)
