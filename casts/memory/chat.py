@@ -184,7 +184,7 @@ class CallModel(AsyncBaseNode):
     """Call the chat model with a system prompt, tools and the thread's recent turns.
 
     Args:
-        model: The chat model; None builds it from the environment at run time (see
+        model: The chat model; None builds it from the settings at run time (see
             ``chat_settings_from_env``), so the served graph imports without an API key.
         tools: The tools the model may call (their schemas are bound to the model).
         system_prompt: Renders the system prompt from the state.

@@ -26,7 +26,7 @@ class MemoryAgentGraph(BaseGraph):
 
     Args:
         model: The chat model; None (the served graph) builds it at run time from the
-            environment.
+            settings (``casts.memory.settings``).
         max_prompt_tokens: The budget of one model call; older turns beyond it are not sent
             (the thread keeps them). None reads ``MEMORY_AGENT_MAX_PROMPT_TOKENS``.
     """
