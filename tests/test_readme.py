@@ -123,7 +123,12 @@ def test_names_the_readmes_tell_users_to_create_are_not_used_by_the_tests():
     assert created
     for test in sorted((PROJECT / "tests").glob("*.py")):
         text = test.read_text()
-        used = {name for name in created if re.search(rf"\b{name}\b", text)}
+        # A user's own cast brings its test, which of course names it.
+        used = {
+            name
+            for name in created
+            if re.search(rf"\b{name}\b", text) and test.name != f"test_{name}_cast.py"
+        }
         assert not used, f"{test.name} uses {sorted(used)}, which a README tells users to create"
 
 

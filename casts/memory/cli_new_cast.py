@@ -23,7 +23,8 @@ async def run_new_cast(args: argparse.Namespace) -> int:
     print(f"registered {args.name!r} in langgraph.json")
     print(f"wrote {test} ({origin})")
     print("next:")
-    print(f"  1. edit {folder}/ (graph.py, nodes.py, modules/) and its README.md")
+    readme = " and its README.md" if (made.folder / "README.md").is_file() else ""
+    print(f"  1. edit {folder}/ (graph.py, nodes.py, modules/){readme}")
     print(f"  2. run its test: .venv/bin/python -m pytest {test}")
     print(
         f"  3. restart `make dev` (or `langgraph dev`): a running server serves {args.name!r} "
