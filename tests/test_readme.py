@@ -1,9 +1,10 @@
-"""The README works as written: its code blocks run, and the image it describes is sane.
+"""The READMEs work as written: their code blocks run, and the image described is sane.
 
-Every fenced ``python`` / ``bash`` block of README.md runs, unless its first line says why it
-cannot (``# not run by tests/test_readme.py: ...``): Python blocks as scripts against a real
-`langgraph dev` (the documented URL replaced by the test server's), bash blocks with the
-virtual environment on ``PATH``, in an empty directory, against a fresh PostgreSQL database.
+Every fenced ``python`` / ``bash`` block of README.md and of every cast's README runs, unless
+its first line says why it cannot (``# not run by tests/test_readme.py: ...``): Python blocks
+as scripts against a real `langgraph dev` (the documented URL replaced by the test server's),
+bash blocks with the virtual environment on ``PATH``, in an empty directory, against a fresh
+PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from tests.dev_server import PROJECT, running_dev_server
 
 README = PROJECT / "README.md"
+READMES = [README, *sorted(PROJECT.glob("casts/*/README.md"))]
 DOCUMENTED_URL = "http://127.0.0.1:2025"
 NOT_RUN = "# not run by tests/test_readme.py:"
 LANGUAGES = {"python", "bash"}
@@ -55,7 +57,9 @@ def blocks(path: Path) -> list[Block]:
 
 
 def runnable(lang: str) -> list[Block]:
-    return [block for block in blocks(README) if block.lang == lang and block.runs]
+    return [
+        block for path in READMES for block in blocks(path) if block.lang == lang and block.runs
+    ]
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -64,10 +68,14 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
+def test_every_cast_has_a_readme():
+    casts = {path.parent for path in PROJECT.glob("casts/*/graph.py")}
+    assert casts == {path.parent for path in READMES[1:]}
+
+
 def test_every_block_is_python_or_bash_and_runs_or_says_why_not():
-    found = blocks(README)
     assert runnable("python") and runnable("bash")
-    for block in found:
+    for block in (block for path in READMES for block in blocks(path)):
         assert block.lang in LANGUAGES, f"{block}: fence the block as python or bash"
         if not block.runs:
             reason = block.body.splitlines()[0][len(NOT_RUN) :].strip()
@@ -116,9 +124,8 @@ def test_bash_block_runs(block: Block, fresh_database: str, tmp_path: Path):
 
 def test_names_the_readmes_tell_users_to_create_are_not_used_by_the_tests():
     """A user who follows the README must not break `make test` (their cast gets copied)."""
-    readmes = [README, *sorted(PROJECT.glob("casts/*/README.md"))]
     created = set()
-    for path in readmes:
+    for path in READMES:
         created.update(re.findall(r"new-cast ([a-z]\w*)", path.read_text()))
     assert created
     for test in sorted((PROJECT / "tests").glob("*.py")):
