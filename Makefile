@@ -33,6 +33,7 @@ install-local: $(LOCAL_STAMP)
 dev: install
 	@echo "LangGraph API:    http://$(HOST):$(PORT)"
 	@echo "LangGraph Studio: https://smith.langchain.com/studio/?baseUrl=http://$(HOST):$(PORT)"
+	@echo "memory-casts CLI: $(BIN)/memory-casts --help (or: make cli ARGS=\"--help\")"
 	$(BIN)/langgraph dev --host $(HOST) --port $(PORT) --no-browser
 
 ## The project's CLI, which lives in the venv (not on PATH): make cli ARGS="stats --json".
