@@ -11,7 +11,7 @@ export LANGGRAPH_CLI_NO_ANALYTICS := 1
 export LANGGRAPH_NO_VERSION_CHECK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install install-local dev test lint format bench clean
+.PHONY: install install-local dev cli test lint format bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
@@ -34,7 +34,12 @@ install-local: $(LOCAL_STAMP)
 dev: install-local
 	@echo "LangGraph API:    http://$(HOST):$(PORT)"
 	@echo "LangGraph Studio: https://smith.langchain.com/studio/?baseUrl=http://$(HOST):$(PORT)"
+	@echo "memory-casts CLI: $(BIN)/memory-casts --help (or: make cli ARGS=\"--help\")"
 	$(BIN)/langgraph dev --host $(HOST) --port $(PORT) --no-browser
+
+## The project's CLI, which lives in the venv (not on PATH): make cli ARGS="stats --json".
+cli: install
+	$(BIN)/memory-casts $(ARGS)
 
 ## Install everything and run the whole suite (PostgreSQL tests included).
 test: install-local

@@ -18,7 +18,7 @@ from langgraph.prebuilt import tools_condition
 from langgraph.store.base import BaseStore
 
 from casts.base_node import AsyncBaseNode, BaseNode
-from casts.memory.context import MemoryContext
+from casts.memory.context import UserContext
 from casts.memory.errors import InvalidValueError
 
 Node = BaseNode | AsyncBaseNode
@@ -28,14 +28,15 @@ class BaseGraph(ABC):
     """A cast's graph definition.
 
     Subclasses set ``name`` and the schemas, and implement ``define`` to add nodes and edges
-    to ``new_builder()``. Separate input and output schemas keep Studio's form clean.
+    to ``new_builder()``. Separate input and output schemas keep Studio's form clean; the
+    default context schema marks ``user_id`` required, as every cast acts for a user.
     """
 
     name: str
     state_schema: type
     input_schema: type
     output_schema: type
-    context_schema: type = MemoryContext
+    context_schema: type = UserContext
 
     def new_builder(self) -> StateGraph:
         """An empty builder carrying the cast's state, input, output and context schemas."""

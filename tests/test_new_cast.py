@@ -49,24 +49,28 @@ def graphs(project: Path) -> dict[str, str]:
 
 async def test_new_cast_copies_renames_and_registers(project, capsys):
     before = graphs(project)
-    code, out, err = await new_cast(project, capsys, "travel_agent", "--from", "user_profile")
+    code, out, err = await new_cast(project, capsys, "tour_planner", "--from", "user_profile")
     assert code == 0, err
-    assert "TravelAgentGraph" in out and "tests/test_travel_agent_cast.py" in out
-    folder = project / "casts" / "travel_agent"
+    assert "TourPlannerGraph" in out and "tests/test_tour_planner_cast.py" in out
+    # What to do next, since a running server serves the new graph only after a restart.
+    next_steps = out[out.index("next:") :]
+    assert "pytest tests/test_tour_planner_cast.py" in next_steps
+    assert "restart" in next_steps and "'tour_planner'" in next_steps
+    folder = project / "casts" / "tour_planner"
     assert {p.name for p in folder.iterdir()} >= {"graph.py", "nodes.py", "modules", "__init__.py"}
     assert not list(folder.rglob("__pycache__"))
     graph_py = (folder / "graph.py").read_text()
-    assert "class TravelAgentGraph(BaseGraph)" in graph_py
-    assert 'name = "travel_agent"' in graph_py
-    assert "graph = TravelAgentGraph()()" in graph_py
-    for path in [*folder.rglob("*.py"), project / "tests" / "test_travel_agent_cast.py"]:
+    assert "class TourPlannerGraph(BaseGraph)" in graph_py
+    assert 'name = "tour_planner"' in graph_py
+    assert "graph = TourPlannerGraph()()" in graph_py
+    for path in [*folder.rglob("*.py"), project / "tests" / "test_tour_planner_cast.py"]:
         text = path.read_text()
         assert "casts.user_profile" not in text and "UserProfileGraph" not in text, path
     # Shared modules the cast imports stay as they are.
     assert "from casts.memory.profiles import" in (folder / "nodes.py").read_text()
-    assert graphs(project) == {**before, "travel_agent": "./casts/travel_agent/graph.py:graph"}
-    test = (project / "tests" / "test_travel_agent_cast.py").read_text()
-    assert "from casts.travel_agent.graph import TravelAgentGraph" in test
+    assert graphs(project) == {**before, "tour_planner": "./casts/tour_planner/graph.py:graph"}
+    test = (project / "tests" / "test_tour_planner_cast.py").read_text()
+    assert "from casts.tour_planner.graph import TourPlannerGraph" in test
     # The source is untouched.
     assert "class UserProfileGraph" in (project / "casts/user_profile/graph.py").read_text()
 
@@ -141,7 +145,7 @@ def dev_server_in(project: Path, env: Mapping[str, str]) -> Iterator[str]:
 @pytest.mark.server
 @pytest.mark.slow
 async def test_the_new_cast_passes_its_tests_and_is_served(project, capsys, postgres_uri):
-    assert (await new_cast(project, capsys, "travel_agent", "--from", "user_profile"))[0] == 0
+    assert (await new_cast(project, capsys, "tour_planner", "--from", "user_profile"))[0] == 0
     # A source without a test of its own gets a smoke test.
     (project / "tests" / "test_session_scratch_cast.py").unlink()
     code, out, err = await new_cast(project, capsys, "trip_notes", "--from", "session_scratch")
@@ -151,11 +155,11 @@ async def test_the_new_cast_passes_its_tests_and_is_served(project, capsys, post
     result = run_tests(
         project,
         {"POSTGRES_URI": postgres_uri},
-        "tests/test_travel_agent_cast.py",
+        "tests/test_tour_planner_cast.py",
         "tests/test_trip_notes_cast.py",
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    # casts.travel_agent exists only in the copy: passing means the copy's package ran.
+    # casts.tour_planner exists only in the copy: passing means the copy's package ran.
     summary = result.stdout.strip().splitlines()[-1]
     source = (PROJECT / "tests/test_user_profile_cast.py").read_text()
     copied = len(re.findall(r"^(?:async )?def test_", source, re.M))
@@ -165,8 +169,8 @@ async def test_the_new_cast_passes_its_tests_and_is_served(project, capsys, post
     with dev_server_in(project, {"MEMORY_BACKEND": "memory"}) as url:
         client = get_client(url=url)
         served = {a["graph_id"] for a in await client.assistants.search(limit=100)}
-        assert {"travel_agent", "trip_notes", "user_profile"} <= served
-        (assistant,) = await client.assistants.search(graph_id="travel_agent")
+        assert {"tour_planner", "trip_notes", "user_profile"} <= served
+        (assistant,) = await client.assistants.search(graph_id="tour_planner")
         thread = await client.threads.create()
         out = await client.runs.wait(
             thread["thread_id"],

@@ -9,13 +9,27 @@ from casts.memory.new_cast import new_cast
 
 
 async def run_new_cast(args: argparse.Namespace) -> int:
-    """Copy and rename the cast, register its graph, write its test; print what was made."""
+    """Copy and rename the cast, register its graph, write its test; print what was made.
+
+    Then print what to do next: a running server loaded ``langgraph.json`` when it started,
+    so it serves the new graph only once restarted, which is easy to miss.
+    """
     root = Path(args.root)
     made = new_cast(root, args.name, args.source)
     origin = "adapted from the source cast's test" if made.copied_test else "a smoke test"
-    print(f"created {made.folder.relative_to(root.resolve())}/ (graph class {made.graph_class})")
+    folder = made.folder.relative_to(root.resolve())
+    test = made.test.relative_to(root.resolve())
+    print(f"created {folder}/ (graph class {made.graph_class})")
     print(f"registered {args.name!r} in langgraph.json")
-    print(f"wrote {made.test.relative_to(root.resolve())} ({origin})")
+    print(f"wrote {test} ({origin})")
+    print("next:")
+    readme = " and its README.md" if (made.folder / "README.md").is_file() else ""
+    print(f"  1. edit {folder}/ (graph.py, nodes.py, modules/){readme}")
+    print(f"  2. run its test: .venv/bin/python -m pytest {test}")
+    print(
+        f"  3. restart `make dev` (or `langgraph dev`): a running server serves {args.name!r} "
+        "only after a restart"
+    )
     return 0
 
 

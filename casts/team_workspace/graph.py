@@ -9,6 +9,7 @@ from __future__ import annotations
 from langgraph.graph import StateGraph
 
 from casts.base_graph import BaseGraph, route_by_action
+from casts.memory.context import TeamContext
 from casts.team_workspace.modules.state import WorkspaceInput, WorkspaceOutput, WorkspaceState
 from casts.team_workspace.nodes import (
     AddTeamMember,
@@ -26,6 +27,7 @@ class TeamWorkspaceGraph(BaseGraph):
     state_schema = WorkspaceState
     input_schema = WorkspaceInput
     output_schema = WorkspaceOutput
+    context_schema = TeamContext
 
     def define(self) -> StateGraph:
         """Each change node hands over to ``load_workspace``; ``read`` goes there directly."""
