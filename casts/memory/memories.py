@@ -160,7 +160,7 @@ async def remember(
         InvalidValueError: A field is invalid (``memory.content``, ``memory.confidence``,
             ``key``, also when the user has no memory under ``key``); nothing was written.
     """
-    record = _new_record(content, kind, source, confidence, occurred_at, provenance)
+    record = new_record(content, kind, source, confidence, occurred_at, provenance)
     if key is not None:
         validate_key(key)
     namespace = namespaces.user_memories(user_id)
@@ -196,7 +196,7 @@ async def remember(
     return Remembered(new_key, record.content, "created", similar=similar)
 
 
-def _new_record(
+def new_record(
     content: str,
     kind: MemoryKind,
     source: str | None,
@@ -266,7 +266,7 @@ async def supersede(
             no current memory ``key``, or ``content`` says the same as it (confirm it
             instead); nothing was written.
     """
-    record = _new_record(content, kind, source, confidence, occurred_at, provenance)
+    record = new_record(content, kind, source, confidence, occurred_at, provenance)
     validate_key(key)
     namespace = namespaces.user_memories(user_id)
     new_key = memory_key(record.content)
