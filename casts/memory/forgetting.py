@@ -82,6 +82,9 @@ async def forget_user(
     """
     roots = [namespaces.user_root(user_id), namespaces.user_sessions(user_id)]
     receipt = Receipt(user_id)
+    if client is not None:  # first: a server that cannot be reached stops before any deletion
+        receipt.threads = await _delete_threads(client, user_id, set(keep_threads))
+        receipt.kept_threads = sorted(keep_threads)
     for root in roots:
         for namespace in await list_namespaces(store, root):
             (items,) = await asearch_all(store, namespace)
@@ -91,9 +94,6 @@ async def forget_user(
             if items:
                 receipt.deleted[format_namespace(namespace)] = len(items)
     receipt.teams = await _leave_teams(store, user_id)
-    if client is not None:
-        receipt.threads = await _delete_threads(client, user_id, set(keep_threads))
-        receipt.kept_threads = sorted(keep_threads)
     return receipt
 
 
