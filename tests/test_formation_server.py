@@ -1,6 +1,7 @@
 """Background memory formation on a real `langgraph dev`, with the real ChatOpenAI client
 talking to a scripted OpenAI-compatible server: three quick memory-agent turns produce one
-memory-manager run after the delay, and a new thread of the same user sees what it formed."""
+memory-manager run after the delay (the earlier requests
+are cancelled before they start), and a new thread of the same user sees what it formed."""
 
 from __future__ import annotations
 
@@ -79,12 +80,14 @@ async def test_a_burst_of_turns_forms_memories_once_for_the_next_thread(server, 
     # The turns did not wait for the manager: it has not run, and nothing is formed yet.
     manager_thread = manager_thread_id(user, chat["thread_id"])
     waiting = await client.runs.list(manager_thread)
-    assert [run["status"] for run in waiting] == ["pending"]
+    # Each turn asked for a run; each request cancelled the one before, still waiting.
+    assert sorted(run["status"] for run in waiting) == ["interrupted", "interrupted", "pending"]
     memories_ns = list(namespaces.user_memories(user))
     assert (await client.store.search_items(memories_ns))["items"] == []
 
     state = await client.threads.get_state(chat["thread_id"])
     tea_id = state["values"]["messages"][2]["id"]  # the second user message
+    script.requests.clear()
     script.replies[:] = [
         [
             ToolCall(
@@ -102,9 +105,10 @@ async def test_a_burst_of_turns_forms_memories_once_for_the_next_thread(server, 
         ],
         [ToolCall("Decisions", {"decisions": [{"candidate": 0, "action": "add"}]})],
     ]
-    (run,) = await finished_runs(client, manager_thread)
-    assert run["status"] == "success"
+    runs = await finished_runs(client, manager_thread)
+    assert sorted(run["status"] for run in runs) == ["interrupted", "interrupted", "success"]
     assert script.replies == []
+    assert len(script.requests) == 2  # one extraction: one call to extract, one to decide
     (item,) = (await client.store.search_items(memories_ns))["items"]
     assert item["value"]["content"] == "Ada drinks green tea every morning"
     (provenance,) = item["value"]["provenance"]

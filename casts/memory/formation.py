@@ -3,10 +3,13 @@
 A chat cast ends its turn with ``ScheduleFormation``. Inside the Agent Server it asks the
 server (in process, ``langgraph_sdk.get_client()`` with no URL) for a run of the
 ``memory_manager`` graph on a thread of the manager's own for this conversation, delayed by
-``MEMORY_FORMATION_DELAY_SECONDS`` and created with ``multitask_strategy="rollback"``: each
-new turn's request replaces the one still waiting, so a burst of turns coalesces into one
-extraction that reads every message the manager has not read yet. The chat turn returns as
-soon as the request is queued.
+``MEMORY_FORMATION_DELAY_SECONDS`` and created with ``multitask_strategy="interrupt"``: each
+new turn's request cancels the one still waiting (it is marked ``interrupted`` and never
+starts), so a burst of turns coalesces into one extraction that reads every message the
+manager has not read yet. The chat turn returns as soon as the request is queued.
+(``"rollback"`` would delete the cancelled runs instead, but needs the checkpointer's
+``adelete_for_runs``, which the project's PostgreSQL checkpointer lacks: the server
+answers 500.)
 
 Outside a server (a script, a test) there is nothing to schedule on: the node does nothing,
 and the script invokes the manager graph directly with the same input
@@ -102,7 +105,7 @@ async def schedule_formation(
 ) -> dict[str, Any]:
     """Ask the server for one delayed manager run for this conversation.
 
-    ``rollback`` deletes the run still waiting on the manager's thread, so only the latest
+    ``interrupt`` cancels the run still waiting on the manager's thread, so only the latest
     request of a burst runs. The thread is created on first use and carries the user as its
     ``owner`` (the user can see it under auth; forgetting the user deletes it).
 
@@ -123,7 +126,7 @@ async def schedule_formation(
         context={"user_id": user_id},
         metadata={"owner": user_id, "formation_of": thread_id},
         after_seconds=settings.delay_seconds,
-        multitask_strategy="rollback",
+        multitask_strategy="interrupt",
         if_not_exists="create",
     )
 
