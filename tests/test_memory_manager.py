@@ -329,3 +329,36 @@ def test_settings_and_thread_ids():
     assert one == formation.manager_thread_id("ada", "t1")
     assert one != formation.manager_thread_id("bob", "t1")
     assert one != formation.manager_thread_id("ada", "t2")
+
+
+async def test_bad_requests_are_refused_naming_the_field(store, unique):
+    from casts.memory.errors import InvalidValueError, MissingIdentityError
+
+    app = MemoryManagerGraph(model=model()).build(store=store)
+    user = {"user_id": unique("io")}
+    cases = [
+        ({"action": "summarise"}, user, InvalidValueError, "action"),
+        ({"action": "extract", "messages": []}, user, InvalidValueError, "thread_id"),
+        (
+            {"action": "extract", "thread_id": THREAD, "messages": [{"type": "human"}]},
+            user,
+            InvalidValueError,
+            "messages[0].id",
+        ),
+        (
+            {"action": "extract", "thread_id": THREAD, "messages": "hello"},
+            user,
+            InvalidValueError,
+            "messages",
+        ),
+        ({"action": "extract", "thread_id": THREAD, "messages": []}, {}, MissingIdentityError, ""),
+        ({"action": "forget_me"}, {}, MissingIdentityError, ""),
+    ]
+    for request, context, error, field in cases:
+        try:
+            await app.ainvoke(request, context=context)
+        except error as raised:
+            assert field in str(raised), (request, raised)
+        else:
+            raise AssertionError(f"{request} was accepted")
+    await assert_nothing_written(store, user["user_id"])
