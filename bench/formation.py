@@ -4,7 +4,9 @@ Two `langgraph dev` servers run side by side on InMemoryStore, one with
 ``MEMORY_FORMATION=off``, one with it on (delay ``DELAY_S``); both talk to one scripted
 OpenAI-compatible server that answers the chat with a short text and the manager with an
 empty extraction. Bursts of ``TURNS`` quick turns go to each server in turn (interleaved, so
-drift hits both alike), each burst on a new conversation thread; after the last burst and
+drift hits both alike), each burst on a new conversation thread. Besides each turn as the
+client sees it, the ``schedule_formation`` step itself is timed from the thread's
+checkpoints (the "off" server runs the step too; it returns at once). After the last burst and
 the delay, the manager's thread of every burst on the "on" server is counted: how many runs
 it was asked for, how many ran.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +64,26 @@ async def burst(client: Any, turns: int) -> tuple[str, list[float]]:
     return thread["thread_id"], took
 
 
+async def schedule_step_seconds(client: Any, thread_id: str) -> list[float]:
+    """How long each turn's ``schedule_formation`` step took, from the thread's checkpoints.
+
+    The checkpoint written before the step (``next == ["schedule_formation"]``) and the one
+    written after it are timestamped by the server; their difference is the step, its
+    checkpoint write included, without the server's queue pick-up that a client's timing
+    of a whole turn contains.
+    """
+    history = await client.threads.get_history(thread_id, limit=100)
+    ordered = sorted(history, key=lambda snapshot: snapshot["created_at"])
+    return [
+        (
+            datetime.fromisoformat(after["created_at"])
+            - datetime.fromisoformat(before["created_at"])
+        ).total_seconds()
+        for before, after in itertools.pairwise(ordered)
+        if before["next"] == ["schedule_formation"]
+    ]
+
+
 async def manager_runs(client: Any, threads: list[str]) -> list[dict[str, int]]:
     """Per burst: runs requested of the manager and runs that ran, once none is waiting."""
     counted = []
@@ -99,11 +123,13 @@ async def main() -> None:
         for client in clients.values():  # warm-up: first imports, first connections
             await burst(client, 1)
         turns: dict[str, list[float]] = {"off": [], "on": []}
+        steps: dict[str, list[float]] = {"off": [], "on": []}
         threads: list[str] = []
         for _ in range(bursts):
             for mode, client in clients.items():
                 thread_id, took = await burst(client, TURNS)
                 turns[mode].extend(took)
+                steps[mode].extend(await schedule_step_seconds(client, thread_id))
                 if mode == "on":
                     threads.append(thread_id)
         counted = await manager_runs(clients["on"], threads)
@@ -114,6 +140,8 @@ async def main() -> None:
             "turn_off": off,
             "turn_on": on,
             "added_p50_ms": round(on["p50_ms"] - off["p50_ms"], 3),
+            "schedule_step_off": summary_ms(steps["off"]),
+            "schedule_step_on": summary_ms(steps["on"]),
             "manager_runs_per_burst": sorted({c["ran"] for c in counted}),
             "manager_requests_per_burst": sorted({c["requested"] for c in counted}),
         }

@@ -155,8 +155,11 @@ def table(results: dict[str, Any]) -> str:
             f"runs per burst: {', '.join(map(str, form['manager_runs_per_burst']))} (requested "
             f"{', '.join(map(str, form['manager_requests_per_burst']))}) | formation off: "
             f"{_ms(form['turn_off']['p50_ms'])} / {_ms(form['turn_off']['p95_ms'])} | "
-            f"{form['added_p50_ms']:+.1f} ms p50; the turn includes `langgraph dev`'s queue "
-            f"pick-up | {s['bursts']} bursts of {s['turns_per_burst']} turns per mode, "
+            f"{form['added_p50_ms']:+.1f} ms p50 per turn (which includes `langgraph dev`'s "
+            f"queue pick-up); the scheduling step alone "
+            f"{_ms(form['schedule_step_on']['p50_ms'])} on vs "
+            f"{_ms(form['schedule_step_off']['p50_ms'])} off, p50 | "
+            f"{s['bursts']} bursts of {s['turns_per_burst']} turns per mode, "
             f"interleaved, delay {s['delay_s']} s, InMemoryStore, scripted model |"
         )
     errors = [name for name, r in results.items() if isinstance(r, dict) and "error" in r]
