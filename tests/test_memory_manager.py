@@ -281,6 +281,23 @@ async def test_an_unknown_memory_key_is_rejected_with_nothing_written(store, uni
     await assert_nothing_written(store, user)
 
 
+async def test_a_memory_cannot_supersede_itself_nor_a_profile_field_lack_a_value(store, unique):
+    user = unique("ib")
+    tea = await memories.remember(store, user, "Ib likes tea")
+    said = conversation("I like tea. My name is Ib.")
+    itself = model(
+        extraction(candidate("Ib likes tea.")),
+        decisions({"candidate": 0, "action": "supersede", "key": tea.key}),
+    )
+    out = await run(store, user, itself, said)
+    assert out["rejected"][0]["field"] == "decisions[0].action"
+    no_value = model(extraction(candidate("Ib has a name", kind="profile", field="name")))
+    out = await run(store, user, no_value, said)
+    assert out["rejected"][0]["field"] == "candidates[0].value"
+    (items,) = await asearch_all(store, namespaces.user_root(user))
+    assert [(item.key, item.value["content"]) for item in items] == [(tea.key, "Ib likes tea")]
+
+
 async def test_a_field_failing_validation_is_rejected_and_read_again_later(store, unique):
     user = unique("ha")
     said = conversation("My party is next Saturday.")

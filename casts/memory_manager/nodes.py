@@ -157,6 +157,8 @@ def check_candidates(candidates: Sequence[dict[str, Any]], messages: Sequence[di
         try:
             if candidate["kind"] == "profile":
                 validate_key(candidate["field"], field="field")
+                if candidate["value"] is None:
+                    raise InvalidValueError("value", "a profile field needs a value")
                 check_scalar_or_list(candidate["value"], field="value")
             else:
                 memories.new_record(
@@ -206,16 +208,22 @@ class DecideActions(AsyncBaseNode):
             prompt = DECIDE_PROMPT.format(candidates=render_candidates(candidates, related))
             try:
                 answer = await structured(model, Decisions, prompt)
-                chosen = check_decisions(answer, asked, related)
+                chosen = check_decisions(answer, candidates, asked, related)
             except Rejected as error:
                 return {"rejected": [{"field": error.field, "reason": error.reason}]}
         return {"chosen": [chosen.get(n, {"action": "set"}) for n in range(len(candidates))]}
 
 
 def check_decisions(
-    answer: Decisions, asked: Sequence[int], related: Sequence[Sequence[dict[str, Any]]]
+    answer: Decisions,
+    candidates: Sequence[dict[str, Any]],
+    asked: Sequence[int],
+    related: Sequence[Sequence[dict[str, Any]]],
 ) -> dict[int, dict[str, Any]]:
     """Exactly one decision per asked candidate, naming only keys the model was shown.
+
+    A memory cannot supersede itself: a candidate saying what the named memory says is a
+    confirmation.
 
     Raises:
         Rejected: Naming the decision's field (``decisions[0].key``).
@@ -232,6 +240,9 @@ def check_decisions(
             raise Rejected(
                 f"{where}.key", f"unknown memory key {decision.key!r} for {decision.action}"
             )
+        same = memories.memory_key(candidates[decision.candidate]["content"]) == decision.key
+        if decision.action == "supersede" and same:
+            raise Rejected(f"{where}.action", f"{decision.key!r} says the same; confirm it")
         chosen[decision.candidate] = decision.model_dump()
     missing = [n for n in asked if n not in chosen]
     if missing:
