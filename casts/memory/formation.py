@@ -21,9 +21,11 @@ on) and ``MEMORY_FORMATION_DELAY_SECONDS`` (whole seconds, default 30).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +133,23 @@ async def schedule_formation(
     )
 
 
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+def server_client() -> Any:
+    """The in-process client of the Agent Server this code runs in, one per event loop.
+
+    Made once, not per turn; per loop because the server runs graphs on several loops and an
+    HTTP client belongs to the loop it was made on.
+    """
+    loop = asyncio.get_running_loop()
+    if loop not in _CLIENTS:
+        from langgraph_sdk import get_client
+
+        _CLIENTS[loop] = get_client()
+    return _CLIENTS[loop]
+
+
 class ScheduleFormation(AsyncBaseNode):
     """End a chat turn by scheduling the memory manager (inside the Agent Server only).
 
@@ -148,11 +167,9 @@ class ScheduleFormation(AsyncBaseNode):
         if not settings.enabled or runtime.server_info is None or not thread_id:
             return {}
         user_id = resolve_identity(runtime, config).require_user()
-        from langgraph_sdk import get_client
-
         try:
             await schedule_formation(
-                get_client(), user_id, str(thread_id), state["messages"], settings
+                server_client(), user_id, str(thread_id), state["messages"], settings
             )
         except Exception:  # the chat answer must not be lost to a scheduling failure
             logger.warning("could not schedule memory formation", exc_info=True)
