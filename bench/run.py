@@ -146,6 +146,16 @@ def table(results: dict[str, Any]) -> str:
             f"{s['concurrent_updates']} concurrent runs (own thread_id each) x "
             f"{s['rounds']} rounds |"
         )
+        calls = conc.get("store_calls")
+        if calls:
+            rows.append(
+                f"| 4b. concurrent `asearch` (TTL refresh) / `aput` calls | "
+                f"{calls['ours_calls_per_s']:,} calls/s | `AsyncPostgresStore`: "
+                f"{calls['stock_calls_per_s']:,} calls/s | {calls['ours_over_stock']}x; "
+                f"target ≥ 0.8x: {'met' if calls['meets_target'] else 'NOT met'} | "
+                f"{calls['calls_per_round']} calls at once (4 in 5 searches) x "
+                f"{calls['rounds']} rounds |"
+            )
     form = results.get("formation")
     if form and "error" not in form:
         s = form["scale"]

@@ -10,6 +10,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from langgraph_sdk import get_client
 
 from casts.memory import namespaces
 from casts.memory.auth_tokens import load_tokens, parse_tokens
+from casts.memory.clock import utc_now
 from casts.memory.errors import ConfigurationError
 from tests.conftest import TEST_EMBEDDINGS
 from tests.dev_server import PROJECT, running_dev_server
@@ -229,17 +231,29 @@ async def test_global_namespaces_are_read_only(alice, bob):
 async def test_workspace_entries_put_over_http_carry_the_real_writer(alice, carol):
     workspace = list(namespaces.team_workspace(TEAM))
     forged = {"value": {"text": "ship it"}, "updated_by": ALICE, "updated_at": "2000-01-01"}
+    before = utc_now()
     await carol.store.put_item(workspace, "forged", forged)  # carol: by her token only
     stored = (await alice.store.get_item(workspace, "forged"))["value"]
     assert stored["value"] == {"text": "ship it"}
     assert stored["updated_by"] == CAROL
-    assert stored["updated_at"] > "2026"
+    assert datetime.fromisoformat(stored["updated_at"]) >= before  # the server's clock
     # A value that is no workspace entry is refused naming the field, and not stored.
     with pytest.raises(httpx.HTTPStatusError) as caught:
         await carol.store.put_item(workspace, "plain", {"text": "green"})
     assert caught.value.response.status_code == 422
     assert "value." in caught.value.response.text
     assert await alice.store.get_item(workspace, "plain") is None
+
+
+async def test_who_and_when_of_any_put_over_http_are_the_servers(alice):
+    mine = memories(ALICE)
+    forged = {"content": "likes tea", "updated_by": BOB, "updated_at": "2000-01-01"}
+    before = utc_now()
+    await alice.store.put_item(mine, "tea", forged)
+    stored = (await alice.store.get_item(mine, "tea"))["value"]
+    assert stored["content"] == "likes tea"
+    assert stored["updated_by"] == ALICE
+    assert datetime.fromisoformat(stored["updated_at"]) >= before
 
 
 async def run_workspace(client, team: str, thread: dict | None = None, **request) -> dict:

@@ -655,3 +655,29 @@ async def test_http_store_api_refuses_bad_input_and_keeps_serving(
             context={"user_id": "http-bad"},
         )
         assert good["profile"] == {"name": "Bo"}
+
+
+async def test_a_ttl_the_backend_cannot_keep_is_refused_naming_it(store: GuardedStore, unique):
+    space = namespaces.user_memories(unique("ttl-kept"))
+    if store.supports_ttl:
+        await store.aput(space, "k", {"a": 1}, ttl=5)
+        assert (await store.aget(space, "k")).value == {"a": 1}
+        return
+    with pytest.raises(InvalidValueError, match=r"^ttl: ") as refused:
+        await store.aput(space, "k", {"a": 1}, ttl=5)
+    assert isinstance(refused.value, NotImplementedError)  # what LangGraph raises there
+    with pytest.raises(InvalidValueError, match=r"^ttl: "):
+        store.put(space, "k", {"a": 1}, ttl=5)
+    assert await store.aget(space, "k") is None
+
+
+async def test_http_put_with_a_ttl_on_the_memory_backend_is_a_4xx(tmp_path: Path) -> None:
+    env = {"MEMORY_BACKEND": "memory", "OPENAI_API_KEY": "", **TEST_EMBEDDINGS}
+    with running_dev_server(env, tmp_path) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            body = {"namespace": HTTP_NAMESPACE, "key": "k", "value": {"a": 1}, "ttl": 5}
+            response = await http.put("/store/items", json=body)
+            assert 400 <= response.status_code < 500, response.text
+            assert "ttl" in response.text
+            kept = await http.put("/store/items", json={**body, "ttl": None})
+            assert kept.status_code < 300, kept.text

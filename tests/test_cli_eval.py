@@ -122,5 +122,7 @@ def test_eval_recall_table_and_lexical_only(data_dir, capsys):
 def test_eval_recall_refuses_missing_data(tmp_path, capsys):
     assert main(["eval", "recall", "--data", str(tmp_path), "--embeddings", "none"]) == 2
     assert "no LoCoMo" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as caught:
         main(["eval", "recall", "--data", str(tmp_path), "--k", "0"])
+    assert caught.value.code == 2
+    assert "--k needs positive whole numbers" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The two LLM casts on a real `langgraph dev`, with the real ChatOpenAI client talking to a
 scripted OpenAI-compatible server: what one thread remembers reaches the next thread's model,
-and tokens stream through ``runs.stream``."""
+tokens stream through ``runs.stream``, and a long thread's requests stay bounded."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.scripted_openai import ScriptedModel, ToolCall, scripted_openai
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.postgres]
 
 FACT = "Ada is allergic to peanuts"
+PROMPT_BUDGET = 1500
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,7 @@ def server(
         "POSTGRES_URI": database_factory(),
         "OPENAI_API_KEY": "sk-scripted",
         "OPENAI_BASE_URL": model[1],
+        "MEMORY_AGENT_MAX_PROMPT_TOKENS": str(PROMPT_BUDGET),
         **TEST_EMBEDDINGS,
     }
     with running_dev_server(env, tmp_path_factory.mktemp("llm-server")) as url:
@@ -148,3 +150,46 @@ async def test_langmem_cast_creates_and_finds_a_memory_across_threads(server, mo
     assert search_result["role"] == "tool"
     found = json.loads(search_result["content"])
     assert [hit["value"]["content"] for hit in found] == [FACT]
+
+
+def assert_whole_turns(request: dict) -> None:
+    """A request's messages: the system prompt, then whole turns from a user message on."""
+    roles = [message["role"] for message in request["messages"]]
+    assert roles[:2] == ["system", "user"], roles
+    called: set[str] = set()
+    for message in request["messages"]:
+        called |= {call["id"] for call in message.get("tool_calls") or []}
+        if message["role"] == "tool":
+            assert message["tool_call_id"] in called, "a tool result without its tool call"
+
+
+async def test_a_long_thread_sends_only_recent_whole_turns(server, model, unique):
+    script, _ = model
+    client = get_client(url=server)
+    context = {"user_id": unique("long")}
+    thread = await client.threads.create()
+    questions = [
+        f"Question {turn}: " + "please think about this carefully " * 20 for turn in range(20)
+    ]
+    for turn, question in enumerate(questions):
+        remember = (
+            [[ToolCall("remember_fact", {"content": f"Fact {turn}"})]] if turn % 4 == 0 else []
+        )
+        play(script, *remember, f"Answer {turn}.")
+        await client.runs.wait(
+            thread["thread_id"],
+            "memory_agent",
+            input={"messages": [{"role": "user", "content": question}]},
+            context=context,
+        )
+        for request in script.requests:
+            assert_whole_turns(request)
+            users = [m["content"] for m in request["messages"] if m["role"] == "user"]
+            assert users[-1] == question
+
+    sent = script.requests[-1]["messages"]
+    assert len([m for m in sent if m["role"] == "user"]) < len(questions)
+    assert sum(len(message["content"] or "") for message in sent) < PROMPT_BUDGET * 4
+    state = await client.threads.get_state(thread["thread_id"])
+    kept = [m["content"] for m in state["values"]["messages"] if m["type"] == "human"]
+    assert kept == questions  # the thread keeps every turn

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from casts.memory.scratch import cleanup_older_than, end_session, read_scratch, 
 from casts.session_scratch.graph import SessionScratchGraph
 from casts.session_scratch.modules.tools import SCRATCH_TOOLS
 from tests.conversation import thread_config
+from tests.expiry import ONE_SECOND_IN_MINUTES, sweep_until_gone
 from tests.fake_models import scripted, tool_call
 
 
@@ -100,22 +100,40 @@ async def test_end_deletes_thousands_written_in_one_batch(store, unique):
     assert await count(store, namespaces.session_scratch(user, session)) == 0
 
 
-async def test_expiry_ttl_on_postgres_and_expires_at_cleanup_everywhere(store, unique):
+async def test_expired_entries_are_hidden_and_cleaned_up_on_every_backend(store, unique):
+    """An entry written two hours ago with a one-hour TTL is past its ``expires_at``: reads
+    leave it out and a cleanup deletes it, whether or not the backend swept it."""
     user, session = unique("ttl"), unique("session")
     namespace = namespaces.session_scratch(user, session)
-    await write_scratch(store, user, session, {"brief": {"x": 1}}, ttl_minutes=1 / 60)
-    await asyncio.sleep(2)
-    live = await read_scratch(store, user, session)
-    assert live == {}  # past expires_at: hidden on every backend, swept or not
+    two_hours_ago = utc_now() - timedelta(hours=2)
+    await write_scratch(
+        store, user, session, {"brief": {"x": 1}}, ttl_minutes=60, now=two_hours_ago
+    )
+    await write_scratch(store, user, session, {"fresh": {"x": 2}}, ttl_minutes=60)
+    assert list(await read_scratch(store, user, session)) == ["fresh"]
+    assert await store.aget(namespace, "brief") is not None  # hidden, not yet deleted
+
+    report = await cleanup_older_than(store, 30, prefix=namespaces.user_sessions(user))
+    assert report.matched == [(namespace, "brief")]
+    assert report.deleted == 1
+    assert await store.aget(namespace, "brief") is None
+    assert list(await read_scratch(store, user, session)) == ["fresh"]
+
+
+async def test_the_backend_ttl_deletes_scratch_without_a_cleanup_job(store, unique):
+    """PostgreSQL's sweeper deletes expired scratch by itself; InMemoryStore has no TTL, so
+    there the entry stays stored until a cleanup deletes it (test above)."""
+    user, session = unique("sweep"), unique("session")
+    namespace = namespaces.session_scratch(user, session)
+    await write_scratch(
+        store, user, session, {"brief": {"x": 1}}, ttl_minutes=ONE_SECOND_IN_MINUTES
+    )
+    await write_scratch(store, user, session, {"keep": {"x": 2}})
     if store.supports_ttl:
-        assert await store.inner.sweep_ttl() >= 1
-        assert await store.aget(namespace, "brief") is None
+        await sweep_until_gone(store, namespace, "brief")
     else:
-        assert await store.aget(namespace, "brief") is not None  # no TTL in memory
-        report = await cleanup_older_than(store, 30, prefix=namespaces.user_sessions(user))
-        assert report.matched == [(namespace, "brief")]
-        assert report.deleted == 1
-        assert await store.aget(namespace, "brief") is None
+        assert (await store.aget(namespace, "brief")).value["data"] == {"x": 1}
+    assert (await store.aget(namespace, "keep")).value["data"] == {"x": 2}
 
 
 async def test_cleanup_reads_thousands_of_one_batch_and_compares_aware_times(store, unique):

@@ -70,9 +70,12 @@ async def test_a_failed_request_is_not_inherited_by_the_next_run(graph, unique):
     assert again["changed"] == []
 
 
-async def test_missing_user_is_refused_and_nothing_written(graph, store):
+async def test_missing_user_is_refused_and_nothing_written(graph, store, unique):
+    name = unique("nobody")
     with pytest.raises(MissingIdentityError):
-        await graph.ainvoke({"set_fields": {"name": "Nobody"}}, thread_config("t-none"))
+        await graph.ainvoke({"set_fields": {"name": name}}, thread_config(unique("t")))
+    (anywhere,) = await asearch_all(store, ("user",), filter={"value": name})
+    assert anywhere == []  # not under a default or empty user either
 
 
 async def test_bad_field_names_the_field_and_writes_nothing(graph, store, unique):

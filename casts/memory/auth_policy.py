@@ -102,22 +102,25 @@ def authorize_item(principal: Principal, namespace: Any, action: StoreAction) ->
 
 
 def stamp_provenance(principal: Principal, namespace: Any, value: Any) -> Any:
-    """The value to store for a ``put``: a team workspace entry stamped with its writer.
+    """The value to store for a ``put``: who and when are the server's, never the client's.
 
-    Other namespaces keep the client's value. A workspace entry is checked as the casts
-    check it (``WorkspaceEntry``) and its ``updated_by`` / ``updated_at`` are replaced by
-    the authenticated user and the current time, so nobody writes in another's name.
+    A team workspace entry is checked as the casts check it (``WorkspaceEntry``) and gets
+    ``updated_by`` / ``updated_at`` from the authenticated user and the current time, so
+    nobody writes in another's name. In any other namespace, an ``updated_by`` or
+    ``updated_at`` the client sent is replaced the same way.
 
     Raises:
         InvalidValueError: The entry is not ``{"value": {...}}``, naming the field.
     """
     namespace = tuple(namespace or ())
+    stamps = {"updated_by": principal.user_id, "updated_at": iso_now()}
     if namespace[:1] != (namespaces.TEAM,) or namespace[2:] != (namespaces.WORKSPACE,):
-        return value
+        if not isinstance(value, Mapping):
+            return value
+        return {**value, **{name: stamp for name, stamp in stamps.items() if name in value}}
     if not isinstance(value, Mapping):
         raise InvalidValueError("value", 'a workspace entry must be {"value": {...}}')
-    stamped = {**value, "updated_by": principal.user_id, "updated_at": iso_now()}
-    return parse_record(WorkspaceEntry, stamped).to_value()
+    return parse_record(WorkspaceEntry, {**value, **stamps}).to_value()
 
 
 def narrow_prefix(principal: Principal, prefix: Any, action: StoreAction) -> tuple[str, ...]:

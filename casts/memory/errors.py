@@ -6,6 +6,8 @@ a person, a tool returning text to a model, or an HTTP client -- can act on it.
 
 from __future__ import annotations
 
+from langgraph.store.base import InvalidNamespaceError as LangGraphInvalidNamespaceError
+
 try:  # The server's HTTP layer answers an HTTPException with its status and message.
     from starlette.exceptions import HTTPException as _HTTPStatus
 except ImportError:  # no server installed (scripts, the CLI): no status to map to
@@ -30,8 +32,20 @@ class InvalidValueError(MemoryCastError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
-class InvalidNamespaceError(MemoryCastError, ValueError):
-    """A namespace or one of its labels is not one the project uses or the store accepts."""
+class TTLNotSupportedError(InvalidValueError, NotImplementedError):
+    """A write asked for a TTL the backend cannot keep (InMemoryStore); nothing was written.
+
+    Also the ``NotImplementedError`` LangGraph raises there, so code written against
+    LangGraph's stores catches it; as a ValueError the server answers it with a 4xx.
+    """
+
+
+class InvalidNamespaceError(MemoryCastError, LangGraphInvalidNamespaceError):
+    """A namespace or one of its labels is not one the project uses or the store accepts.
+
+    Also LangGraph's ``InvalidNamespaceError`` (a ValueError), so code written against
+    LangGraph's stores catches the project's refusals too.
+    """
 
 
 # The server shows clients the message of ValueError, RuntimeError and a few other builtins

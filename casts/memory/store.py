@@ -15,17 +15,31 @@
 - evaluates range filters (``$gt``, ``$gte``, ``$lt``, ``$lte``) itself, numerically, on
   every backend: PostgresStore compares numbers as text (``$gte: 10`` matches ``9``) and
   InMemoryStore raises when an item lacks the key. An item without a number there does not
-  match.
+  match. The backend's matches of the rest of the filter are read in one query: paging them
+  with an offset would skip and repeat items, because PostgresStore orders by ``updated_at``
+  alone and the items of one batch share it;
+- merges concurrent async calls (``abatch`` and the ``aget`` / ``asearch`` / ``aput`` ... that
+  call it) as the stock ``AsyncPostgresStore`` merges its single calls: everything queued in
+  one event-loop tick becomes one batch of the backend (one connection on PostgreSQL), one
+  batch at a time. Sent as separate batches on separate connections, concurrent searches
+  that refresh TTLs update the same rows from many transactions and deadlock. Each call is
+  validated before it is queued, so a bad call fails alone, not the calls merged with it;
+- retries a batch without writes that PostgreSQL aborted as a deadlock victim or for a
+  serialization failure (a few times, then the error is raised): batches from worker
+  threads, the TTL sweeper or other processes can still collide with ours.
 
 ``PatchedInMemoryStore`` fixes InMemoryStore's batch failing when two puts embed the same text.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import Any
 
 from langgraph.store.base import (
+    NOT_PROVIDED,
     BaseStore,
     GetOp,
     Item,
@@ -36,15 +50,22 @@ from langgraph.store.base import (
     SearchItem,
     SearchOp,
 )
+from langgraph.store.base.batch import _dedupe_ops
 from langgraph.store.memory import InMemoryStore
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import PoolTimeout
 
-from casts.memory.errors import InvalidValueError, StoreUnavailableError
+from casts.memory.errors import InvalidValueError, StoreUnavailableError, TTLNotSupportedError
 from casts.memory.namespaces import validate_namespace
 from casts.memory.values import validate_filter, validate_key, validate_ttl, validate_value
 
 RANGE_OPERATORS = frozenset({"$gt", "$gte", "$lt", "$lte"})
-_RANGE_PAGE = 200
+FILTER_OPERATORS = RANGE_OPERATORS | {"$eq", "$ne"}
+# Enough for every match of a namespace; the backend's LIMIT takes a bigint.
+_EVERY_MATCH = 2**31 - 1
+# How often a batch without writes is run when PostgreSQL aborts it as a deadlock victim.
+READ_ATTEMPTS = 5
+_TRANSIENT = (DeadlockDetected, SerializationFailure)
 
 # A plan yields the ops it needs run and receives their results; one plan serves both
 # ``batch`` and ``abatch``.
@@ -90,6 +111,15 @@ class PatchedInMemoryStore(InMemoryStore):
 class GuardedStore(BaseStore):
     """A store that checks every write and filters ranges the same way on every backend.
 
+    ``abatch`` (and so ``aget``, ``asearch``, ``aput``... which call it) queues its ops; a
+    background task of the event loop runs everything queued in one tick as one batch of
+    the backend, one batch at a time, deduplicated as LangGraph's ``AsyncBatchedBaseStore``
+    (the base of ``AsyncPostgresStore``) does for its single calls. One store serves one
+    event loop at a time: the one it was created in, else the first one to use it.
+    ``batch`` (the sync methods) called from another thread while that loop runs joins the
+    same queue, as the stock store's sync methods do; anywhere else (on the loop itself,
+    which only InMemoryStore allows, or with no loop) it runs in the calling thread.
+
     Attributes:
         inner: The backend store; reach backend-specific features (``sweep_ttl``) through it.
     """
@@ -99,6 +129,9 @@ class GuardedStore(BaseStore):
         self.location = location
         self.supports_ttl = inner.supports_ttl
         self.ttl_config = getattr(inner, "ttl_config", None)
+        self._loop = _running_loop()
+        self._queue: asyncio.Queue[tuple[asyncio.Future[list[Result]], list[Op]]] | None = None
+        self._merger: asyncio.Task[None] | None = None
 
     @property
     def index_config(self) -> Any:
@@ -108,23 +141,76 @@ class GuardedStore(BaseStore):
     def __repr__(self) -> str:
         return f"GuardedStore({type(self.inner).__name__})"
 
+    def put(
+        self, namespace: tuple[str, ...], key: str, value: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Store an item (see ``BaseStore.put``); a TTL the backend cannot keep is refused."""
+        self._refuse_unkept_ttl(kwargs.get("ttl"))
+        super().put(namespace, key, value, *args, **kwargs)
+
+    async def aput(
+        self, namespace: tuple[str, ...], key: str, value: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Store an item (see ``BaseStore.aput``); a TTL the backend cannot keep is refused."""
+        self._refuse_unkept_ttl(kwargs.get("ttl"))
+        await super().aput(namespace, key, value, *args, **kwargs)
+
+    def _refuse_unkept_ttl(self, ttl: Any) -> None:
+        # LangGraph raises a bare NotImplementedError here, which the server answers with 500.
+        if ttl not in (None, NOT_PROVIDED) and not self.supports_ttl:
+            raise TTLNotSupportedError(
+                "ttl",
+                f"{type(self.inner).__name__} keeps no TTL; use PostgreSQL (or no ttl)",
+            )
+
+    def __del__(self) -> None:
+        merger = getattr(self, "_merger", None)
+        if merger is not None and not merger.get_loop().is_closed():
+            merger.cancel()
+
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ops synchronously (from a worker thread when the backend is async).
 
         Raises:
+            InvalidValueError, InvalidNamespaceError: An op is invalid; nothing ran.
             StoreUnavailableError: The backend gave no connection in time; nothing ran.
         """
+        loop = self._loop
+        if loop is not None and loop.is_running() and _running_loop() is not loop:
+            return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()
+        ops = check_ops(ops)
         try:
             return _drive(self._plan(ops), self.inner.batch)
         except PoolTimeout as error:
             raise self._unavailable(error) from error
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run ops asynchronously.
+        """Run ops asynchronously, merged with the batches of the same event-loop tick.
+
+        The ops are validated before they are queued, so a bad op fails this call alone,
+        never the calls it would have been merged with.
 
         Raises:
+            InvalidValueError, InvalidNamespaceError: An op is invalid; nothing ran.
             StoreUnavailableError: The backend gave no connection in time; nothing ran.
         """
+        ops = check_ops(ops)
+        if not ops:
+            return []
+        done: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
+        self._queue_of_this_loop().put_nowait((done, ops))
+        return await done
+
+    def _queue_of_this_loop(self) -> asyncio.Queue[tuple[asyncio.Future[list[Result]], list[Op]]]:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._merger is None or self._merger.get_loop() is not loop:
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._merger = loop.create_task(_merge_batches(self._queue, weakref.ref(self)))
+        return self._queue
+
+    async def _run(self, ops: list[Op]) -> list[Result]:
+        """Run validated ops as one batch of the backend (one connection on PostgreSQL)."""
         try:
             return await _adrive(self._plan(ops), self.inner.abatch)
         except PoolTimeout as error:
@@ -138,21 +224,99 @@ class GuardedStore(BaseStore):
             "reconnects by itself."
         )
 
-    def _plan(self, ops: Iterable[Op]) -> Plan:
-        ops = list(ops)
-        for position, op in enumerate(ops):
-            check_op(op, position if len(ops) > 1 else None)
-        results: list[Result] = [None] * len(ops)
+    def _plan(self, ops: list[Op]) -> Plan:
+        """Run validated ops in one request to the backend (two with ranged searches).
+
+        Ranged searches read every match of their exact part in the same request as the
+        other ops; the items they return get their TTL refreshed in a second request, so
+        the items read but filtered out keep theirs.
+        """
         ops = [_with_even_filter(op) for op in ops]
         ranged = {i for i, op in enumerate(ops) if isinstance(op, SearchOp) and _split(op)[1]}
-        direct = [i for i in range(len(ops)) if i not in ranged]
-        if direct:
-            answers = yield [ops[i] for i in direct]
-            for i, answer in zip(direct, answers, strict=True):
-                results[i] = answer
-        for i in sorted(ranged):
-            results[i] = yield from _ranged_search(ops[i])  # type: ignore[arg-type]
+        wide = {i: _every_exact_match(ops[i]) for i in ranged}  # type: ignore[arg-type]
+        request = [wide.get(i, op) for i, op in enumerate(ops)]
+        results: list[Result] = yield from _ask(request)
+        refresh: list[Op] = []
+        for i in ranged:
+            op = ops[i]
+            results[i] = _ranged_page(op, results[i])  # type: ignore[arg-type]
+            if op.refresh_ttl and self.supports_ttl:  # type: ignore[union-attr]
+                refresh += [GetOp(item.namespace, item.key) for item in results[i]]  # type: ignore[union-attr]
+        if refresh:
+            yield from _ask(refresh)
         return results
+
+
+def _ask(request: list[Op]) -> Generator[list[Op], list[Result], list[Result]]:
+    """Have ``request`` run; retry it when it has no writes and PostgreSQL aborted it.
+
+    A deadlock or serialization failure aborts the whole batch (the backend runs it in one
+    transaction), so running a batch of reads again is safe. A batch with writes is not
+    retried: the caller decides whether to write again.
+    """
+    attempt = 1
+    while True:
+        try:
+            return (yield request)
+        except _TRANSIENT:
+            if attempt == READ_ATTEMPTS or any(isinstance(op, PutOp) for op in request):
+                raise
+            attempt += 1
+
+
+async def _merge_batches(
+    queue: asyncio.Queue[tuple[asyncio.Future[list[Result]], list[Op]]],
+    store: weakref.ReferenceType[GuardedStore],
+) -> None:
+    """Run the batches queued in one event-loop tick as one backend batch, one at a time.
+
+    One batch at a time: concurrent searches that refresh TTLs, sent as separate batches on
+    separate connections, update the same rows from many transactions and deadlock.
+    Duplicate reads run once and puts of one key keep the last, as in LangGraph's
+    ``AsyncBatchedBaseStore``. An error of the merged batch (the database, the embeddings)
+    is every caller's: none of their ops was validated into it by mistake.
+    """
+    while True:
+        waiting = [await queue.get()]
+        while not queue.empty():
+            waiting.append(queue.get_nowait())
+        waiting = [(done, ops) for done, ops in waiting if not done.done()]  # not cancelled
+        owner = store()
+        if owner is None:
+            return
+        if not waiting:
+            continue
+        listen, unique = _dedupe_ops([op for _, ops in waiting for op in ops])
+        try:
+            results = await owner._run(unique)
+        except Exception as error:
+            for done, _ in waiting:
+                if not done.done():
+                    done.set_exception(error)
+        else:
+            if listen is not None:
+                results = [results[i] for i in listen]
+            start = 0
+            for done, ops in waiting:
+                if not done.done():
+                    done.set_result(results[start : start + len(ops)])
+                start += len(ops)
+        del owner
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def check_ops(ops: Iterable[Op]) -> list[Op]:
+    """Validate every op of a batch before any of it runs; raise naming the first bad field."""
+    ops = list(ops)
+    for position, op in enumerate(ops):
+        check_op(op, position if len(ops) > 1 else None)
+    return ops
 
 
 def check_op(op: Op, position: int | None = None) -> None:
@@ -171,6 +335,7 @@ def check_op(op: Op, position: int | None = None) -> None:
         elif isinstance(op, SearchOp):
             validate_namespace(op.namespace_prefix, prefix=True)
             validate_filter(op.filter)
+            _check_filter(op.filter or {})
             if op.limit < 0 or op.offset < 0:
                 raise InvalidValueError("limit", "limit and offset must not be negative")
         elif isinstance(op, ListNamespacesOp):
@@ -182,6 +347,26 @@ def check_op(op: Op, position: int | None = None) -> None:
         if not where:
             raise
         raise InvalidValueError(f"{where}{error.field}", error.reason) from None
+
+
+def _check_filter(filter: dict[str, Any]) -> None:
+    """Refuse operators no backend knows and range bounds that are not numbers."""
+    for field, condition in filter.items():
+        if not isinstance(condition, dict):
+            continue
+        operators = [name for name in condition if isinstance(name, str) and name.startswith("$")]
+        if not operators:
+            continue  # a nested object, matched by equality
+        for name, bound in condition.items():
+            if name not in FILTER_OPERATORS:
+                raise InvalidValueError(
+                    f"filter.{field}.{name}",
+                    f"unknown operator; use one of {', '.join(sorted(FILTER_OPERATORS))}",
+                )
+            if name in RANGE_OPERATORS and (
+                isinstance(bound, bool) or not isinstance(bound, (int, float))
+            ):
+                raise InvalidValueError(f"filter.{field}.{name}", "must be a number")
 
 
 def _split(op: SearchOp) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
@@ -233,8 +418,6 @@ def _in_ranges(item: SearchItem, ranges: dict[str, dict[str, Any]]) -> bool:
         if number is None:
             return False
         for operator, bound in condition.items():
-            if isinstance(bound, bool) or not isinstance(bound, (int, float)):
-                raise InvalidValueError(f"filter.{path}.{operator}", "must be a number")
             if not _COMPARE[operator](number, float(bound)):
                 return False
     return True
@@ -248,37 +431,62 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def _ranged_search(op: SearchOp) -> Generator[list[Op], list[Result], list[SearchItem]]:
-    """Page through the backend's matches, keeping those within the ranges."""
-    exact, ranges = _split(op)
-    wanted = op.offset + op.limit
-    kept: list[SearchItem] = []
-    offset = 0
-    while len(kept) < wanted:
-        page_op = op._replace(filter=exact, limit=_RANGE_PAGE, offset=offset)
-        (page,) = yield [page_op]
-        page = page or []
-        kept.extend(item for item in page if _in_ranges(item, ranges))
-        if len(page) < _RANGE_PAGE:
-            break
-        offset += _RANGE_PAGE
-    return kept[op.offset : wanted]
+def _every_exact_match(op: SearchOp) -> SearchOp:
+    """The search for every backend match of the exact part of a ranged search's filter.
+
+    Read in one query: PostgresStore orders by ``updated_at`` alone, and the items of one
+    batch share it, so pages read with an offset would overlap and skip items. Its TTL
+    refresh is left to the items the search returns.
+    """
+    exact, _ = _split(op)
+    return op._replace(filter=exact, limit=_EVERY_MATCH, offset=0, refresh_ttl=False)
+
+
+def _ranged_page(op: SearchOp, matches: list[SearchItem] | None) -> list[SearchItem]:
+    """The caller's page of the matches within the ranges, in an order that does not vary.
+
+    Ties of the backend's order (score, then ``updated_at``) are broken by namespace and key,
+    so consecutive pages of one search neither overlap nor skip.
+    """
+    _, ranges = _split(op)
+    kept = [item for item in matches or [] if _in_ranges(item, ranges)]
+    kept.sort(
+        key=lambda item: (
+            -(item.score or 0.0) if op.query else 0.0,
+            -item.updated_at.timestamp(),
+            item.namespace,
+            item.key,
+        )
+    )
+    return kept[op.offset : op.offset + op.limit]
 
 
 def _drive(plan: Plan, run: Callable[[list[Op]], list[Result]]) -> list[Result]:
+    """Run a plan's requests with ``run``; a request's error goes back into the plan."""
     try:
         request = next(plan)
         while True:
-            request = plan.send(run(request))
+            try:
+                answer = run(request)
+            except Exception as error:
+                request = plan.throw(error)
+            else:
+                request = plan.send(answer)
     except StopIteration as done:
         return done.value
 
 
 async def _adrive(plan: Plan, run: Callable[[list[Op]], Awaitable[list[Result]]]) -> list[Result]:
+    """``_drive`` for an async ``run``."""
     try:
         request = next(plan)
         while True:
-            request = plan.send(await run(request))
+            try:
+                answer = await run(request)
+            except Exception as error:
+                request = plan.throw(error)
+            else:
+                request = plan.send(answer)
     except StopIteration as done:
         return done.value
 

@@ -1,8 +1,9 @@
 """The memory agent: a chat agent that remembers the user across threads.
 
 Served by ``langgraph.json`` as ``memory_agent``; compiled without persistence (the server
-injects the project's store and checkpointer) and without a model (ChatOpenAI is built at
-run time from the environment). Tests pass a model: ``MemoryAgentGraph(model=...)``.
+injects the project's store and checkpointer) and without a model (built at run time from
+``MEMORY_AGENT_MODEL``, see ``casts.memory.chat``). Tests pass a model:
+``MemoryAgentGraph(model=...)``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ class MemoryAgentGraph(BaseGraph):
     """load_memory_context -> agent <-> tools, until the agent calls no tool.
 
     Args:
-        model: The chat model; None (the served graph) builds ChatOpenAI at run time.
+        model: The chat model; None (the served graph) builds it at run time from the
+            environment.
+        max_prompt_tokens: The budget of one model call; older turns beyond it are not sent
+            (the thread keeps them). None reads ``MEMORY_AGENT_MAX_PROMPT_TOKENS``.
     """
 
     name = "memory_agent"
@@ -33,14 +37,17 @@ class MemoryAgentGraph(BaseGraph):
     input_schema = AgentInput
     output_schema = AgentOutput
 
-    def __init__(self, model: BaseChatModel | None = None) -> None:
+    def __init__(
+        self, model: BaseChatModel | None = None, max_prompt_tokens: int | None = None
+    ) -> None:
         self.model = model
+        self.max_prompt_tokens = max_prompt_tokens
 
     def define(self) -> StateGraph:
         """Load once per turn, then loop between the model and its tools."""
         builder = self.new_builder()
         load = LoadMemoryContext()
-        agent = CallModel(self.model, MEMORY_TOOLS, memory_agent_prompt)
+        agent = CallModel(self.model, MEMORY_TOOLS, memory_agent_prompt, self.max_prompt_tokens)
         add_nodes(builder, load, agent)
         builder.add_node(TOOLS_NODE, ToolNode(MEMORY_TOOLS))
         schedule = ScheduleFormation()  # after the answer: the memory manager, delayed
