@@ -166,6 +166,20 @@ async def test_confirm_update_and_supersede_as_decided(store, unique):
     assert moved.key in script.received[1][0].content
 
 
+async def test_recall_shows_current_memories_even_when_superseded_ones_rank_first(store, unique):
+    user = unique("bo")
+    paris = await memories.remember(store, user, "Bo lives in Paris")
+    lyon = await memories.supersede(store, user, paris.key, "Bo lives in Lyon")
+    berlin = await memories.supersede(store, user, lyon.key, "Bo lives in Berlin")
+    for limit in (1, 2, 5):
+        hits = await memories.recall_memories(store, user, "Bo lives in Paris or Lyon", limit)
+        assert [hit.key for hit in hits] == [berlin.key], limit
+    found = await stored(store, user)
+    assert found[paris.key]["superseded_by"] == lyon.key
+    assert found[lyon.key]["superseded_by"] == berlin.key
+    assert found[berlin.key].get("status") is None
+
+
 async def test_a_sister_and_a_brother_stay_two_memories(store, unique):
     user = unique("cy")
     sister = await memories.remember(store, user, "Cy's sister lives in Paris")
