@@ -4,7 +4,7 @@ Usage: ``.venv/bin/python bench/run.py [--quick] [--only NAME ...] [--no-readme]
 (``make bench`` runs it at full scale). Each script runs in its own process and prints one
 JSON object. Items 1 and 2 share one PostgreSQL dataset, loaded once into a temporary data
 directory (removed at the end, ``--keep-data DIR`` keeps and reuses it); items 3 and 4 get
-a fresh server each.
+a fresh server each; item 5 starts two `langgraph dev` of its own.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SCRIPTS = {
     "recall_scale": ("recall_scale.py", True),
     "bulk_writes": ("bulk_writes.py", False),
     "concurrency": ("concurrency.py", False),
+    "formation": ("formation.py", False),
 }
 TIMEOUT_S = 3 * 3600
 
@@ -155,6 +156,22 @@ def table(results: dict[str, Any]) -> str:
                 f"{calls['calls_per_round']} calls at once (4 in 5 searches) x "
                 f"{calls['rounds']} rounds |"
             )
+    form = results.get("formation")
+    if form and "error" not in form:
+        s = form["scale"]
+        rows.append(
+            f"| 5. memory-agent turn, background formation on: p50 / p95 | "
+            f"{_ms(form['turn_on']['p50_ms'])} / {_ms(form['turn_on']['p95_ms'])}; manager "
+            f"runs per burst: {', '.join(map(str, form['manager_runs_per_burst']))} (requested "
+            f"{', '.join(map(str, form['manager_requests_per_burst']))}) | formation off: "
+            f"{_ms(form['turn_off']['p50_ms'])} / {_ms(form['turn_off']['p95_ms'])} | "
+            f"{form['added_p50_ms']:+.1f} ms p50 per turn (which includes `langgraph dev`'s "
+            f"queue pick-up); the scheduling step alone "
+            f"{_ms(form['schedule_step_on']['p50_ms'])} on vs "
+            f"{_ms(form['schedule_step_off']['p50_ms'])} off, p50 | "
+            f"{s['bursts']} bursts of {s['turns_per_burst']} turns per mode, "
+            f"interleaved, delay {s['delay_s']} s, InMemoryStore, scripted model |"
+        )
     errors = [name for name, r in results.items() if isinstance(r, dict) and "error" in r]
     for name in errors:
         rows.append(f"| {name} | failed: {results[name]['error']} | | | |")

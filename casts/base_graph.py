@@ -115,12 +115,21 @@ def route_by_action(
     return builder
 
 
-def add_tool_loop(builder: StateGraph, *, first: str, agent: str, tools: str) -> StateGraph:
-    """Wire an agent: START -> first -> agent <-> tools, until the agent calls no tool."""
+def add_tool_loop(
+    builder: StateGraph, *, first: str, agent: str, tools: str, last: str | None = None
+) -> StateGraph:
+    """Wire an agent: START -> first -> agent <-> tools, until the agent calls no tool.
+
+    ``last``, when given, runs after the agent's final answer, before END (e.g. scheduling
+    background work for the turn).
+    """
     builder.add_edge(START, first)
     builder.add_edge(first, agent)
     # tools_condition answers "tools" or END; map its answer onto the cast's node name.
-    builder.add_conditional_edges(agent, tools_condition, {"tools": tools, END: END})
+    finish = END if last is None else last
+    builder.add_conditional_edges(agent, tools_condition, {"tools": tools, END: finish})
+    if last is not None:
+        builder.add_edge(last, END)
     builder.add_edge(tools, agent)
     return builder
 

@@ -80,6 +80,9 @@ def serving(
         **os.environ,
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",
         "LANGGRAPH_NO_VERSION_CHECK": "true",
+        # Memory-agent turns schedule no memory manager unless a test turns it on: its
+        # delayed runs would call the test's scripted model.
+        "MEMORY_FORMATION": "off",
         **env,
     }
     with log_path.open("w") as log:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from langgraph.store.base import BaseStore
 
+from casts.memory.cli_forget import add_forget_user
 from casts.memory.cli_new_cast import add_new_cast
 from casts.memory.cli_store import add_store_commands
 from casts.memory.embeddings import make_embeddings
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(commands)
     add_store_commands(commands)
     add_new_cast(commands)
+    add_forget_user(commands)
     return parser
 
 

@@ -19,6 +19,10 @@ Rules, chosen so that remembering never destroys a different memory:
 3. A memory changes only when the caller names it: ``remember(..., key=<its key>)`` replaces
    that memory (which must exist) with the new content, keeping its ``created_at``. The new
    content is stored under the key derived from it, so rule 1 keeps holding afterwards.
+4. A memory that stopped being true is *superseded*, never deleted: ``supersede`` stores the
+   new memory and marks the old one ``status="superseded"`` with ``superseded_at`` and
+   ``superseded_by`` (the new key). Recall (``recall_memories``, the agent's prompt) shows
+   current memories only (``CURRENT``); the history stays in the namespace.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from typing import Any, Literal, NamedTuple
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp, SearchItem
 
 from casts.memory import namespaces
+from casts.memory.clock import iso_now
 from casts.memory.errors import InvalidValueError, MemoryNotFoundError
 from casts.memory.namespaces import Namespace
 from casts.memory.recall import recall
-from casts.memory.records import Memory, parse_record
+from casts.memory.records import Memory, Provenance, parse_record
 from casts.memory.textkeys import normalize_text, text_key
 from casts.memory.values import validate_key
 
@@ -46,6 +51,10 @@ SIMILAR_CANDIDATES = 3
 """How many recall hits are checked for similar memories."""
 MAX_RECALL_LIMIT = 50
 KEY_PREFIX = "mem-"
+MAX_PROVENANCE = 20
+"""A memory keeps the provenance of its latest this many statements."""
+CURRENT: dict[str, Any] = {"status": {"$ne": "superseded"}}
+"""Recall filter for memories still true (a memory without ``status`` is current)."""
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -65,16 +74,17 @@ class Remembered:
         content: The content stored under ``key``.
         status: ``"created"`` (a new memory), ``"confirmed"`` (the same text was already
             remembered under ``key``; the memory now has the new wording, kind, source and
-            confidence) or ``"updated"`` (the memory named by ``key=`` was replaced, see
-            ``replaced``).
-        replaced: For ``"updated"``: the memory that was replaced, with its former content.
+            confidence), ``"updated"`` (the memory named by ``key=`` was replaced, see
+            ``replaced``) or ``"superseded"`` (``supersede`` kept the memory in
+            ``replaced``, marked as no longer true).
+        replaced: For ``"updated"`` and ``"superseded"``: the earlier memory and its content.
         similar: For ``"created"``: existing memories that share many words with the new
             one; they were left untouched.
     """
 
     key: str
     content: str
-    status: Literal["created", "confirmed", "updated"]
+    status: Literal["created", "confirmed", "updated", "superseded"]
     replaced: MemoryRef | None = None
     similar: list[MemoryRef] = field(default_factory=list)
 
@@ -123,6 +133,8 @@ async def remember(
     source: str | None = None,
     confidence: float = 1.0,
     key: str | None = None,
+    occurred_at: str | None = None,
+    provenance: Provenance | None = None,
 ) -> Remembered:
     """Store a memory about a user; replace an existing one only when ``key`` names it.
 
@@ -137,6 +149,9 @@ async def remember(
         confidence: How sure the agent is, from 0.0 to 1.0.
         key: The key of the user's memory this one corrects or updates; that memory is
             replaced. Without it an existing memory is only ever confirmed by the same text.
+        occurred_at: For an event, when it happened (ISO 8601).
+        provenance: Where the statement came from; added to the provenance the memory
+            already has, so a confirmation keeps every earlier one (up to ``MAX_PROVENANCE``).
 
     Returns:
         What was stored: key, content, status, and the replaced or similar memories.
@@ -145,13 +160,7 @@ async def remember(
         InvalidValueError: A field is invalid (``memory.content``, ``memory.confidence``,
             ``key``, also when the user has no memory under ``key``); nothing was written.
     """
-    record = parse_record(
-        Memory,
-        {"content": content, "kind": kind, "source": source, "confidence": confidence},
-        field="memory",
-    )
-    if not normalize_text(record.content):
-        raise InvalidValueError("memory.content", "must say something, not only punctuation")
+    record = new_record(content, kind, source, confidence, occurred_at, provenance)
     if key is not None:
         validate_key(key)
     namespace = namespaces.user_memories(user_id)
@@ -165,11 +174,10 @@ async def remember(
     earlier = found[new_key] or replaced
     similar: list[MemoryRef] = []
     if earlier is None:
-        hits = await recall(store, namespace, record.content, limit=SIMILAR_CANDIDATES)
+        hits = await recall_current(store, namespace, record.content, SIMILAR_CANDIDATES)
         similar = _similar(record.content, hits)
     else:
-        created_at = earlier.value.get("created_at")
-        record = record.model_copy(update={"created_at": created_at or record.created_at})
+        record = _continuing(record, earlier)
     ops = [PutOp(namespace, new_key, record.to_value())]
     if key is not None and key != new_key:
         ops.append(PutOp(namespace, key, None))
@@ -186,6 +194,105 @@ async def remember(
     return Remembered(new_key, record.content, "created", similar=similar)
 
 
+def new_record(
+    content: str,
+    kind: MemoryKind,
+    source: str | None,
+    confidence: float,
+    occurred_at: str | None,
+    provenance: Provenance | None,
+) -> Memory:
+    """The validated record of a new statement.
+
+    Raises:
+        InvalidValueError: Naming the field (``memory.content``, ``memory.occurred_at``).
+    """
+    record = parse_record(
+        Memory,
+        {
+            "content": content,
+            "kind": kind,
+            "source": source,
+            "confidence": confidence,
+            "occurred_at": occurred_at,
+            "provenance": None if provenance is None else [provenance.model_dump()],
+        },
+        field="memory",
+    )
+    if not normalize_text(record.content):
+        raise InvalidValueError("memory.content", "must say something, not only punctuation")
+    return record
+
+
+def _continuing(record: Memory, earlier: Item) -> Memory:
+    """``record`` taking over ``earlier``: its ``created_at`` and its provenance are kept."""
+    history = earlier.value.get("provenance")
+    kept = history if isinstance(history, list) else []
+    provenance = [*kept, *(record.provenance or [])][-MAX_PROVENANCE:] or None
+    return parse_record(
+        Memory,
+        {
+            **record.model_dump(),
+            "created_at": earlier.value.get("created_at") or record.created_at,
+            "provenance": provenance and [dict(entry) for entry in provenance],
+        },
+        field="memory",
+    )
+
+
+async def supersede(
+    store: BaseStore,
+    user_id: str,
+    key: str,
+    content: str,
+    *,
+    kind: MemoryKind = "fact",
+    source: str | None = None,
+    confidence: float = 1.0,
+    occurred_at: str | None = None,
+    provenance: Provenance | None = None,
+) -> Remembered:
+    """Record that the memory ``key`` stopped being true and ``content`` holds instead.
+
+    The old memory is kept, marked ``status="superseded"`` with ``superseded_at`` and
+    ``superseded_by``; both items are written in one batch, after everything is validated.
+    When ``content`` is already remembered, that memory is confirmed and becomes the
+    successor.
+
+    Raises:
+        InvalidValueError: A field is invalid (``memory.content``, ``key``), the user has
+            no current memory ``key``, or ``content`` says the same as it (confirm it
+            instead); nothing was written.
+    """
+    record = new_record(content, kind, source, confidence, occurred_at, provenance)
+    validate_key(key)
+    namespace = namespaces.user_memories(user_id)
+    new_key = memory_key(record.content)
+    if new_key == key:
+        raise InvalidValueError(
+            "content", f"says the same as memory {key!r}; confirm it instead of superseding"
+        )
+    found = await _read(store, namespace, [key, new_key])
+    old = found[key]
+    if old is None or old.value.get("status") == "superseded":
+        raise InvalidValueError(
+            "key", f"there is no current memory {key!r} for this user; recall to see the keys"
+        )
+    if found[new_key] is not None:
+        record = _continuing(record, found[new_key])
+    retired = {**old.value, "status": "superseded", "superseded_at": iso_now()}
+    retired["superseded_by"] = new_key
+    await store.abatch(
+        [
+            PutOp(namespace, new_key, record.to_value()),
+            PutOp(namespace, key, parse_record(Memory, retired, field="memory").to_value()),
+        ]
+    )
+    return Remembered(
+        new_key, record.content, "superseded", replaced=MemoryRef(key, _content_of(old))
+    )
+
+
 def _check_query(query: Any, limit: Any) -> str:
     if not isinstance(query, str) or not query.strip():
         raise InvalidValueError("query", "must be a non-empty string")
@@ -197,13 +304,32 @@ def _check_query(query: Any, limit: Any) -> str:
 async def recall_memories(
     store: BaseStore, user_id: str, query: str, limit: int = 5
 ) -> list[SearchItem]:
-    """The user's memories most relevant to ``query``, best first (the one recall path).
+    """The user's current memories most relevant to ``query``, best first (the one recall path).
+
+    Superseded memories are left out: they are history, not what is true now.
 
     Raises:
         InvalidValueError: ``query`` is empty or ``limit`` is out of range.
     """
     query = _check_query(query, limit)
-    return await recall(store, namespaces.user_memories(user_id), query, limit=limit)
+    return await recall_current(store, namespaces.user_memories(user_id), query, limit)
+
+
+async def recall_current(
+    store: BaseStore, namespace: Namespace, query: str, limit: int
+) -> list[SearchItem]:
+    """Recall's best current memories, keeping recall's fast path for the usual case.
+
+    A filter takes recall off the process's copy of the namespace on PostgreSQL (into one
+    SQL statement), which the agent's turn would pay for on every message. So twice
+    ``limit`` are recalled unfiltered and the superseded ones dropped; only when that
+    leaves too few while more may exist is the recall repeated with the ``CURRENT`` filter.
+    """
+    hits = await recall(store, namespace, query, limit=2 * limit)
+    current = [hit for hit in hits if hit.value.get("status") != "superseded"]
+    if len(current) >= limit or len(hits) < 2 * limit:
+        return current[:limit]
+    return await recall(store, namespace, query, limit=limit, filter=CURRENT)
 
 
 async def forget(store: BaseStore, user_id: str, key: str) -> None:

@@ -38,6 +38,7 @@ KNOWLEDGE = "knowledge"
 WORKSPACE = "workspace"
 MEMBERS = "members"
 SCRATCH = "scratch"
+FORMATION = "formation"
 
 
 def encode_id(raw_id: str, *, what: str = "id") -> str:
@@ -142,6 +143,11 @@ def user_knowledge(user_id: str, topic: str) -> Namespace:
 def user_knowledge_root(user_id: str) -> Namespace:
     """Prefix of all of a user's knowledge topics."""
     return (*user_root(user_id), KNOWLEDGE)
+
+
+def user_formation(user_id: str) -> Namespace:
+    """The memory manager's progress: one item per conversation thread, how far it has read."""
+    return (*user_root(user_id), FORMATION)
 
 
 # --- team-scoped -----------------------------------------------------------------------

@@ -7,6 +7,7 @@ object with ``to_value()``. ``parse_record`` turns a pydantic error into
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -88,8 +89,34 @@ class Preference(Record):
         return check_scalar_or_list(value)
 
 
+class Provenance(Record):
+    """Where a formed memory came from: the thread, its messages, when, and which model."""
+
+    thread_id: str = Field(min_length=1, max_length=200)
+    message_ids: list[str] = Field(max_length=200)
+    extracted_at: str = Field(default_factory=iso_now)
+    model: str = Field(min_length=1, max_length=200)
+
+
+def check_moment(value: str | None) -> str | None:
+    """An ISO 8601 date or date-time (``2026-05-01``, ``2026-05-01T09:00:00+00:00``)."""
+    if value is None:
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date or date-time, e.g. 2026-05-01") from None
+    return value
+
+
 class Memory(Record):
-    """Something an agent learned about a user, searchable by its ``content``."""
+    """Something an agent learned about a user, searchable by its ``content``.
+
+    The optional fields are written only when set, so a memory saved by a tool looks as it
+    always did: ``occurred_at`` (when an event happened), ``provenance`` (the memory
+    manager's extractions that stated it, latest last), and the supersession of a memory
+    that stopped being true (``status="superseded"``, ``superseded_at``, ``superseded_by``).
+    """
 
     content: str = Field(min_length=1, max_length=4000)
     kind: Literal["fact", "event", "preference", "instruction", "note"] = "fact"
@@ -97,6 +124,24 @@ class Memory(Record):
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     created_at: str = Field(default_factory=iso_now)
     updated_at: str = Field(default_factory=iso_now)
+    occurred_at: str | None = None
+    provenance: list[Provenance] | None = None
+    status: Literal["current", "superseded"] | None = None
+    superseded_at: str | None = None
+    superseded_by: str | None = None
+
+    _check_occurred_at = field_validator("occurred_at")(check_moment)
+
+    def to_value(self) -> dict[str, Any]:
+        """The stored object, without the optional fields that are not set."""
+        value = super().to_value()
+        for name in OPTIONAL_MEMORY_FIELDS:
+            if value.get(name) is None:
+                value.pop(name, None)
+        return value
+
+
+OPTIONAL_MEMORY_FIELDS = ("occurred_at", "provenance", "status", "superseded_at", "superseded_by")
 
 
 class Fact(Record):

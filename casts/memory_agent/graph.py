@@ -14,6 +14,7 @@ from langgraph.prebuilt import ToolNode
 
 from casts.base_graph import BaseGraph, add_nodes, add_tool_loop
 from casts.memory.chat import CallModel
+from casts.memory.formation import ScheduleFormation
 from casts.memory_agent.modules.state import AgentInput, AgentOutput, MemoryAgentState
 from casts.memory_agent.modules.tools import MEMORY_TOOLS
 from casts.memory_agent.nodes import LoadMemoryContext, memory_agent_prompt
@@ -49,7 +50,11 @@ class MemoryAgentGraph(BaseGraph):
         agent = CallModel(self.model, MEMORY_TOOLS, memory_agent_prompt, self.max_prompt_tokens)
         add_nodes(builder, load, agent)
         builder.add_node(TOOLS_NODE, ToolNode(MEMORY_TOOLS))
-        return add_tool_loop(builder, first=load.name, agent=agent.name, tools=TOOLS_NODE)
+        schedule = ScheduleFormation()  # after the answer: the memory manager, delayed
+        add_nodes(builder, schedule)
+        return add_tool_loop(
+            builder, first=load.name, agent=agent.name, tools=TOOLS_NODE, last=schedule.name
+        )
 
 
 graph = MemoryAgentGraph()()
