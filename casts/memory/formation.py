@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
@@ -35,14 +34,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
-from casts.memory.errors import ConfigurationError
 from casts.memory.identity import resolve_identity
+from casts.memory.settings import Settings, current
 
 MANAGER_GRAPH = "memory_manager"
-ENABLED_SETTING = "MEMORY_FORMATION"
-DELAY_SETTING = "MEMORY_FORMATION_DELAY_SECONDS"
 DEFAULT_DELAY_SECONDS = 30
-MAX_DELAY_SECONDS = 86_400
 _THREADS = uuid.UUID("5f0c1a52-7f7e-4b8e-9a57-1d7cf0e6a3b1")
 """uuid5 namespace of the manager's threads."""
 
@@ -58,22 +54,13 @@ class FormationSettings:
 
 
 def formation_settings(env: Mapping[str, str] | None = None) -> FormationSettings:
-    """The formation settings from the environment; an empty setting means its default.
+    """The formation settings of the process (``settings.current``), or read from ``env``.
 
     Raises:
         ConfigurationError: A setting is malformed, naming it.
     """
-    env = os.environ if env is None else env
-    raw_enabled = (env.get(ENABLED_SETTING) or "on").strip().lower()
-    if raw_enabled not in ("on", "off", "true", "false", "1", "0"):
-        raise ConfigurationError(f"{ENABLED_SETTING} must be on or off, got {raw_enabled!r}")
-    raw_delay = (env.get(DELAY_SETTING) or str(DEFAULT_DELAY_SECONDS)).strip()
-    if not raw_delay.isdigit() or int(raw_delay) > MAX_DELAY_SECONDS:
-        raise ConfigurationError(
-            f"{DELAY_SETTING} must be whole seconds from 0 to {MAX_DELAY_SECONDS}, "
-            f"got {raw_delay!r}"
-        )
-    return FormationSettings(raw_enabled in ("on", "true", "1"), int(raw_delay))
+    chosen = current() if env is None else Settings.from_env(env)
+    return FormationSettings(chosen.formation, chosen.formation_delay_seconds)
 
 
 def manager_thread_id(user_id: str, thread_id: str) -> str:

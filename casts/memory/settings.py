@@ -83,6 +83,10 @@ class Settings(BaseSettings):
             (``provider:model``, or a bare OpenAI model name; ``casts.memory.chat``).
         agent_max_prompt_tokens: ``MEMORY_AGENT_MAX_PROMPT_TOKENS``, the budget of one model
             call; older turns beyond it are not sent.
+        formation: ``MEMORY_FORMATION``, whether a chat turn schedules the memory manager
+            (``casts.memory.formation``).
+        formation_delay_seconds: ``MEMORY_FORMATION_DELAY_SECONDS``, how long after the
+            latest turn of a conversation the manager runs.
         auth_tokens: ``MEMORY_AUTH_TOKENS``, the JSON token table (``casts.memory.auth_tokens``).
         auth_file: ``MEMORY_AUTH_FILE``, a file holding that table.
         allow_open_network: ``MEMORY_ALLOW_OPEN_NETWORK``, serve without auth off loopback.
@@ -120,6 +124,8 @@ class Settings(BaseSettings):
     agent_max_prompt_tokens: int = _env(
         "MEMORY_AGENT_MAX_PROMPT_TOKENS", DEFAULT_AGENT_MAX_PROMPT_TOKENS, ge=1
     )
+    formation: bool = _env("MEMORY_FORMATION", True)
+    formation_delay_seconds: int = _env("MEMORY_FORMATION_DELAY_SECONDS", 30, ge=0, le=86_400)
     auth_tokens: SecretStr | None = _env("MEMORY_AUTH_TOKENS")
     auth_file: str | None = _env("MEMORY_AUTH_FILE")
     allow_open_network: bool = _env("MEMORY_ALLOW_OPEN_NETWORK", False)
