@@ -17,6 +17,7 @@ on PostgreSQL fails the same way in tests on InMemoryStore.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -85,13 +86,32 @@ def run_sync(
     Raises:
         BlockingCallError: Called on an event loop's own thread; await the operation there.
     """
-    refuse_on_event_loop(f"run_sync({getattr(operation, '__name__', operation)!r})")
+    return on_loop_of(store, operation, store, *args, **kwargs)
+
+
+def on_loop_of(
+    store: Any, function: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Call an async function from sync code, on the running loop ``store`` serves.
+
+    ``store`` may be None or serve no running loop: the call then gets a loop of its own.
+    Either way it runs in a copy of the caller's context variables, so what LangGraph keeps
+    there (the run's config, for ``get_config``) is seen as in the caller.
+
+    Raises:
+        BlockingCallError: Called on an event loop's own thread.
+    """
+    refuse_on_event_loop(f"Running {getattr(function, '__name__', 'an operation')} from sync code")
     loop = store_loop(store)
+    coroutine = as_coroutine(function(*args, **kwargs))
     if loop is None:
-        return asyncio.run(as_coroutine(operation(store, *args, **kwargs)))
-    return asyncio.run_coroutine_threadsafe(
-        as_coroutine(operation(store, *args, **kwargs)), loop
-    ).result()
+        return asyncio.run(coroutine)  # runs in a copy of this context
+    context = contextvars.copy_context()
+
+    async def in_callers_context() -> T:
+        return await asyncio.get_running_loop().create_task(coroutine, context=context)
+
+    return asyncio.run_coroutine_threadsafe(in_callers_context(), loop).result()
 
 
 async def as_coroutine(awaitable: Awaitable[T]) -> T:
