@@ -63,7 +63,7 @@ SCRIPT = textwrap.dedent(
         "read": read["profile"],
         "again": again,
         "checkpointed": state["last_note"],
-        "item": item.value["value"],
+        "item": [item.value["value"], item.value["updated_by_thread"]],
         "profile": profile.fields,
     }))
     """
@@ -102,7 +102,7 @@ def test_a_sync_script_opens_the_configured_store_and_invokes_casts(
         "read": {"name": "Ada", "note": "sync"},
         "again": {"last_note": "sync", "profile": {"name": "Ada", "note": "sync"}},
         "checkpointed": "sync",
-        "item": "Ada",
+        "item": ["Ada", "p1"],  # the run's thread reached the async node under invoke
         "profile": {"name": "Ada", "note": "sync"},
     }
 
