@@ -17,7 +17,6 @@ on PostgreSQL fails the same way in tests on InMemoryStore.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -95,8 +94,9 @@ def on_loop_of(
     """Call an async function from sync code, on the running loop ``store`` serves.
 
     ``store`` may be None or serve no running loop: the call then gets a loop of its own.
-    Either way it runs in a copy of the caller's context variables, so what LangGraph keeps
-    there (the run's config, for ``get_config``) is seen as in the caller.
+    Either way it runs in a copy of the caller's context variables (both ``asyncio.run`` and
+    ``run_coroutine_threadsafe`` copy them), so the run's config LangGraph keeps there
+    (``get_config``) is the caller's.
 
     Raises:
         BlockingCallError: Called on an event loop's own thread.
@@ -105,13 +105,8 @@ def on_loop_of(
     loop = store_loop(store)
     coroutine = as_coroutine(function(*args, **kwargs))
     if loop is None:
-        return asyncio.run(coroutine)  # runs in a copy of this context
-    context = contextvars.copy_context()
-
-    async def in_callers_context() -> T:
-        return await asyncio.get_running_loop().create_task(coroutine, context=context)
-
-    return asyncio.run_coroutine_threadsafe(in_callers_context(), loop).result()
+        return asyncio.run(coroutine)
+    return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
 
 async def as_coroutine(awaitable: Awaitable[T]) -> T:
