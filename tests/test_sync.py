@@ -23,6 +23,7 @@ from langgraph_sdk import get_client
 
 from casts.memory import namespaces
 from casts.memory.blocking import BlockingCallError, run_sync
+from casts.memory.errors import StoreUnavailableError
 from casts.memory.persistence import open_checkpointer_sync, open_store, open_store_sync
 from casts.memory.profiles import read_profile
 from casts.memory.settings import Settings
@@ -196,3 +197,18 @@ async def test_sync_nodes_use_the_store_under_langgraph_dev(
     assert written == {"last_note": "served", "profile": {"note": "served"}}
     assert read == written
     assert item["value"]["value"] == "served"
+
+
+@pytest.mark.parametrize("opener", [open_store_sync, open_checkpointer_sync])
+def test_an_unreachable_postgres_is_a_clear_error_from_sync_code(opener, tmp_path):
+    settings = Settings.from_env(
+        {
+            "POSTGRES_URI": "postgresql://user:secret@127.0.0.1:1/nowhere",
+            "MEMORY_CONNECT_TIMEOUT": "1",
+            "MEMORY_DATA_DIR": str(tmp_path),
+        }
+    )
+    with pytest.raises(StoreUnavailableError) as caught, opener(settings):
+        pass  # pragma: no cover - never reached
+    assert "127.0.0.1:1" in str(caught.value)
+    assert "secret" not in str(caught.value)
