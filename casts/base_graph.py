@@ -72,6 +72,8 @@ def add_nodes(builder: StateGraph, *nodes: Node) -> StateGraph:
     """
     for node in nodes:
         if isinstance(node, AsyncBaseNode):
+            # LangGraph's own node wrapper: it takes a sync and an async function, and
+            # injects config and runtime by parameter name into either.
             both = RunnableCallable(node.call_blocking, node, name=node.name, trace=False)
             builder.add_node(node.name, both)
         else:

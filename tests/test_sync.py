@@ -23,10 +23,14 @@ from langgraph_sdk import get_client
 
 from casts.memory import namespaces
 from casts.memory.blocking import BlockingCallError, run_sync
-from casts.memory.errors import StoreUnavailableError
+from casts.memory.errors import InvalidValueError, StoreUnavailableError
+from casts.memory.knowledge import add_facts, list_facts
+from casts.memory.memories import recall_memories, remember
 from casts.memory.persistence import open_checkpointer_sync, open_store, open_store_sync
 from casts.memory.profiles import read_profile
+from casts.memory.scratch import read_scratch, write_scratch
 from casts.memory.settings import Settings
+from casts.memory.workspace import create_team, read_workspace, write_workspace
 from casts.user_profile.graph import UserProfileGraph
 from tests.conftest import TEST_EMBEDDINGS
 from tests.conversation import thread_config
@@ -132,6 +136,36 @@ def test_sync_nodes_use_the_store_under_invoke(settings, unique):
     assert written == {"last_note": "hi", "profile": {"note": "hi"}}
     assert read == {"last_note": "hi", "profile": {"note": "hi"}}
     assert stored is not None and stored.value["value"] == "hi"
+
+
+def test_every_kind_of_memory_operation_runs_from_sync_code(settings, unique):
+    """One bridge, ``run_sync``, serves every memory module; errors come through unchanged."""
+    user, team, session = unique("ops"), unique("team"), unique("session")
+    with open_store_sync(settings) as store:
+        kept = run_sync(remember, store, user, "Ada prefers green tea")
+        found = run_sync(recall_memories, store, user, "green tea")
+        run_sync(
+            add_facts,
+            store,
+            user,
+            "tea",
+            [{"content": "Green tea has caffeine", "source": "a test", "confidence": 0.9}],
+        )
+        facts = run_sync(list_facts, store, user, "tea")
+        run_sync(create_team, store, team, user)
+        run_sync(write_workspace, store, team, user, {"plan": {"goal": "ship"}})
+        workspace = run_sync(read_workspace, store, team, user)
+        run_sync(write_scratch, store, user, session, {"draft": {"text": "hello"}})
+        scratch = run_sync(read_scratch, store, user, session)
+        with pytest.raises(InvalidValueError) as refused:
+            run_sync(remember, store, user, "")
+        memories = store.search(namespaces.user_memories(user))
+    assert [item.key for item in found] == [kept.key]
+    assert [stored.fact.content for stored in facts] == ["Green tea has caffeine"]
+    assert workspace.entries["plan"]["value"] == {"goal": "ship"}
+    assert scratch["draft"]["data"] == {"text": "hello"}
+    assert refused.value.field == "memory.content"
+    assert [item.key for item in memories] == [kept.key]  # the refused write left nothing
 
 
 async def test_sync_nodes_use_the_store_under_ainvoke(store, checkpointer, unique):

@@ -6,7 +6,7 @@ with ``run_sync(read_profile, store, "ada")``. It runs on the event loop the sto
 because an ``AsyncPostgresStore`` (and its connection pool) works only on the loop it was
 opened in: the loop of ``langgraph dev`` while a sync node runs in a worker thread, the
 background loop of ``open_store_sync`` in a script. A store that serves no running loop
-(InMemoryStore) gets a loop of its own for the call.
+(an InMemoryStore made in sync code) gets a loop of its own for the call.
 
 Sync code must not run on an event loop's own thread: it would block the loop, and a
 store served by that loop could never answer (the call would wait for itself). That is
