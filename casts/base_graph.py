@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -66,9 +67,18 @@ class BaseGraph(ABC):
 
 
 def add_nodes(builder: StateGraph, *nodes: Node) -> StateGraph:
-    """Add BaseNode instances under their own names."""
+    """Add BaseNode instances under their own names.
+
+    An AsyncBaseNode gets its sync entry too, so the graph also runs under ``invoke``.
+    """
     for node in nodes:
-        builder.add_node(node.name, node)
+        if isinstance(node, AsyncBaseNode):
+            # LangGraph's own node wrapper: it takes a sync and an async function, and
+            # injects config and runtime by parameter name into either.
+            both = RunnableCallable(node.call_blocking, node, name=node.name, trace=False)
+            builder.add_node(node.name, both)
+        else:
+            builder.add_node(node.name, node)
     return builder
 
 

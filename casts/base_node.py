@@ -17,6 +17,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from casts.memory.blocking import on_loop_of
+
 INJECTABLE = ("config", "runtime")
 
 
@@ -103,9 +105,27 @@ class BaseNode(_NodeRules):
 
 
 class AsyncBaseNode(_NodeRules):
-    """An asynchronous node; ``execute`` is ``async def``."""
+    """An asynchronous node; ``execute`` is ``async def``.
+
+    ``add_nodes`` registers it with a sync entry as well (``call_blocking``), so a sync
+    script can ``graph.invoke`` a cast whose nodes are async.
+    """
 
     is_async = True
+
+    def call_blocking(
+        self, state: Any, config: RunnableConfig, runtime: Runtime
+    ) -> dict[str, Any] | Command:
+        """Run the node under sync ``graph.invoke``, on the event loop the run's store serves.
+
+        The store (an ``AsyncPostgresStore`` underneath) works only on the loop it was opened
+        in, so the node runs there (``open_store_sync``'s loop in a script); ``ainvoke`` and
+        the server never come here, they await ``__call__``.
+
+        Raises:
+            BlockingCallError: ``invoke`` was called on an event loop's thread; use ``ainvoke``.
+        """
+        return on_loop_of(getattr(runtime, "store", None), self, state, config, runtime)
 
     async def __call__(
         self, state: Any, config: RunnableConfig, runtime: Runtime

@@ -11,7 +11,8 @@ The backend comes from the settings (``casts.memory.settings``, read once at sta
 ``langgraph.json`` points ``store`` and ``checkpointer`` at ``make_store`` and
 ``make_checkpointer``. The server starts no TTL sweeper for a custom store, so the store
 factory starts its own. Scripts and tests call ``open_store`` / ``open_checkpointer`` with
-explicit settings.
+explicit settings; sync scripts call ``open_store_sync`` / ``open_checkpointer_sync``, which
+open the very same store and checkpointer on an event loop of their own thread.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import asyncio
 import logging
 import re
 import select
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Any, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -35,6 +37,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from casts.memory import recall_cache
+from casts.memory.blocking import as_coroutine, refuse_on_event_loop
 from casts.memory.embedded import embedded_server
 from casts.memory.embeddings import INDEXED_FIELDS, make_index_config
 from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
@@ -48,6 +51,7 @@ _STORE_LOCK_KEY = 72_317_001
 _CHECKPOINT_LOCK_KEY = 72_317_002
 _migrated: set[tuple[str, str]] = set()
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -279,3 +283,74 @@ def make_store() -> AbstractAsyncContextManager[GuardedStore]:
 def make_checkpointer() -> AbstractAsyncContextManager[BaseCheckpointSaver]:
     """The ``checkpointer`` factory named in ``langgraph.json``."""
     return open_checkpointer()
+
+
+@contextmanager
+def open_store_sync(settings: Settings | None = None) -> Iterator[GuardedStore]:
+    """``open_store`` for sync code: the same store, served by a background event loop.
+
+    The store's sync methods, ``run_sync`` and ``graph.invoke`` (whose nodes run in the
+    calling thread) all hand their work to that loop, so a sync script uses the one
+    implementation the server uses -- recall, snapshots and TTL sweeper included.
+
+    Raises:
+        BlockingCallError: Called on an event loop's thread; use ``open_store`` there.
+        StoreUnavailableError, EmbeddingDimensionMismatchError: As ``open_store``.
+    """
+    with on_background_loop(open_store(settings)) as store:
+        yield store
+
+
+@contextmanager
+def open_checkpointer_sync(settings: Settings | None = None) -> Iterator[BaseCheckpointSaver]:
+    """``open_checkpointer`` for sync code, served by a background event loop.
+
+    ``AsyncPostgresSaver``'s sync methods (which ``graph.invoke`` calls) run on that loop.
+    """
+    with on_background_loop(open_checkpointer(settings)) as saver:
+        yield saver
+
+
+@contextmanager
+def on_background_loop(opener: AbstractAsyncContextManager[T]) -> Iterator[T]:
+    """Enter and exit an async context manager on an event loop running in its own thread.
+
+    The opened object lives on that loop for the whole block, as it would in the server;
+    when the block ends it is closed there, and the loop's remaining tasks (the store's
+    batch merger) are cancelled before the thread ends.
+
+    Raises:
+        BlockingCallError: Called on an event loop's thread, which the block would block.
+    """
+    refuse_on_event_loop("open_store_sync / open_checkpointer_sync")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="memory-casts-loop", daemon=True)
+    thread.start()
+
+    def run(coroutine: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(as_coroutine(coroutine), loop).result()
+
+    try:
+        value = run(opener.__aenter__())
+        try:
+            yield value
+        except BaseException as error:
+            if not run(opener.__aexit__(type(error), error, error.__traceback__)):
+                raise
+        else:
+            run(opener.__aexit__(None, None, None))
+    finally:
+        run(_cancel_other_tasks())
+        run(loop.shutdown_asyncgens())
+        run(loop.shutdown_default_executor())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+async def _cancel_other_tasks() -> None:
+    """Cancel and await every task of the running loop but this one."""
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)

@@ -55,6 +55,7 @@ from langgraph.store.memory import InMemoryStore
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import PoolTimeout
 
+from casts.memory.blocking import refuse_on_event_loop
 from casts.memory.errors import InvalidValueError, StoreUnavailableError, TTLNotSupportedError
 from casts.memory.namespaces import validate_namespace
 from casts.memory.values import validate_filter, validate_key, validate_ttl, validate_value
@@ -117,8 +118,10 @@ class GuardedStore(BaseStore):
     (the base of ``AsyncPostgresStore``) does for its single calls. One store serves one
     event loop at a time: the one it was created in, else the first one to use it.
     ``batch`` (the sync methods) called from another thread while that loop runs joins the
-    same queue, as the stock store's sync methods do; anywhere else (on the loop itself,
-    which only InMemoryStore allows, or with no loop) it runs in the calling thread.
+    same queue, as the stock store's sync methods do; with no loop running anywhere it runs
+    in the calling thread. On the thread of a running event loop it is refused on every
+    backend (``BlockingCallError``): it would block the loop, and on PostgreSQL it could
+    never finish (upstream raises ``InvalidStateError``; InMemoryStore would let it pass).
 
     Attributes:
         inner: The backend store; reach backend-specific features (``sweep_ttl``) through it.
@@ -168,16 +171,23 @@ class GuardedStore(BaseStore):
         if merger is not None and not merger.get_loop().is_closed():
             merger.cancel()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this store serves (None until one uses it): sync callers run there."""
+        return self._loop
+
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run ops synchronously (from a worker thread when the backend is async).
+        """Run ops synchronously: from sync code or a worker thread, never on a loop's thread.
 
         Raises:
+            BlockingCallError: Called on the thread of a running event loop; nothing ran.
             InvalidValueError, InvalidNamespaceError: An op is invalid; nothing ran.
             StoreUnavailableError: The backend gave no connection in time; nothing ran.
         """
+        refuse_on_event_loop("A sync store method (get, search, put, batch...)")
         loop = self._loop
-        if loop is not None and loop.is_running() and _running_loop() is not loop:
-            return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()
+        if loop is not None and loop.is_running():
+            return asyncio.run_coroutine_threadsafe(self.abatch(list(ops)), loop).result()
         ops = check_ops(ops)
         try:
             return _drive(self._plan(ops), self.inner.batch)
