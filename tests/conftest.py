@@ -22,6 +22,7 @@ from casts.memory.embedded import start_embedded_postgres
 from casts.memory.persistence import open_checkpointer, open_store
 from casts.memory.settings import Settings
 from casts.memory.store import GuardedStore
+from tests.scripted_openai import ScriptedModel, scripted_openai
 
 BACKENDS = ["memory", "postgres"]
 TEST_EMBEDDINGS = {"MEMORY_EMBEDDINGS": "hash", "MEMORY_EMBEDDING_DIMS": "64"}
@@ -126,3 +127,23 @@ def unique() -> Callable[[str], str]:
         return f"{name}.{run}@example.com"
 
     return make
+
+
+@pytest.fixture(scope="module")
+def scripted_model() -> Iterator[tuple[ScriptedModel, str]]:
+    """A scripted OpenAI-compatible server for a module's tests, and its base URL."""
+    script = ScriptedModel()
+    with scripted_openai(script) as base_url:
+        yield script, base_url
+
+
+def chat_server_env(base_url: str, postgres_uri: str, **env: str) -> dict[str, str]:
+    """The environment of a `langgraph dev` on PostgreSQL whose chat model is ``base_url``."""
+    return {
+        "MEMORY_BACKEND": "postgres",
+        "POSTGRES_URI": postgres_uri,
+        "OPENAI_API_KEY": "sk-scripted",
+        "OPENAI_BASE_URL": base_url,
+        **TEST_EMBEDDINGS,
+        **env,
+    }

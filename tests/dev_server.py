@@ -60,6 +60,41 @@ def running_dev_server(
         config.unlink(missing_ok=True)
 
 
+def start_dev_server(
+    config: Path,
+    env: Mapping[str, str],
+    *,
+    cwd: Path,
+    log_path: Path,
+    port: int,
+    host: str = "127.0.0.1",
+    jobs_per_worker: int = 1,
+) -> subprocess.Popen:
+    """Start `langgraph dev` in a session of its own, its output in ``log_path``."""
+    full_env = {
+        **os.environ,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGGRAPH_NO_VERSION_CHECK": "true",
+        # Memory-agent turns schedule no memory manager unless a test turns it on: its
+        # delayed runs would call the test's scripted model.
+        "MEMORY_FORMATION": "off",
+        **env,
+    }
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [
+                *(str(LANGGRAPH), "dev", "--host", host, "--port", str(port)),
+                *("--no-browser", "--no-reload", "--config", str(config)),
+                *("--n-jobs-per-worker", str(jobs_per_worker)),
+            ],
+            cwd=cwd,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 @contextlib.contextmanager
 def serving(
     config: Path,
@@ -76,28 +111,9 @@ def serving(
     """
     port = free_port()
     log_path = log_dir / f"langgraph-dev-{port}.log"
-    full_env = {
-        **os.environ,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGGRAPH_NO_VERSION_CHECK": "true",
-        # Memory-agent turns schedule no memory manager unless a test turns it on: its
-        # delayed runs would call the test's scripted model.
-        "MEMORY_FORMATION": "off",
-        **env,
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                *(str(LANGGRAPH), "dev", "--host", "127.0.0.1", "--port", str(port)),
-                *("--no-browser", "--no-reload", "--config", str(config)),
-                *("--n-jobs-per-worker", str(jobs_per_worker)),
-            ],
-            cwd=cwd,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_dev_server(
+        config, env, cwd=cwd, log_path=log_path, port=port, jobs_per_worker=jobs_per_worker
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log_path)

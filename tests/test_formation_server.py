@@ -14,9 +14,9 @@ from langgraph_sdk import get_client
 
 from casts.memory import namespaces
 from casts.memory.formation import manager_thread_id
-from tests.conftest import TEST_EMBEDDINGS
+from tests.conftest import chat_server_env
 from tests.dev_server import running_dev_server
-from tests.scripted_openai import ScriptedModel, ToolCall, scripted_openai
+from tests.scripted_openai import ScriptedModel, ToolCall
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.postgres]
 
@@ -25,27 +25,17 @@ WAIT_SECONDS = 90
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[tuple[ScriptedModel, str]]:
-    script = ScriptedModel()
-    with scripted_openai(script) as base_url:
-        yield script, base_url
-
-
-@pytest.fixture(scope="module")
 def server(
-    model: tuple[ScriptedModel, str],
+    scripted_model: tuple[ScriptedModel, str],
     tmp_path_factory: pytest.TempPathFactory,
     database_factory: Callable[[], str],
 ) -> Iterator[str]:
-    env = {
-        "MEMORY_BACKEND": "postgres",
-        "POSTGRES_URI": database_factory(),
-        "OPENAI_API_KEY": "sk-scripted",
-        "OPENAI_BASE_URL": model[1],
-        "MEMORY_FORMATION": "on",
-        "MEMORY_FORMATION_DELAY_SECONDS": str(DELAY_SECONDS),
-        **TEST_EMBEDDINGS,
-    }
+    env = chat_server_env(
+        scripted_model[1],
+        database_factory(),
+        MEMORY_FORMATION="on",
+        MEMORY_FORMATION_DELAY_SECONDS=str(DELAY_SECONDS),
+    )
     with running_dev_server(env, tmp_path_factory.mktemp("formation-server")) as url:
         yield url
 
@@ -61,8 +51,10 @@ async def finished_runs(client, thread_id: str) -> list[dict]:
     raise AssertionError(f"the manager's runs did not finish: {runs}")
 
 
-async def test_a_burst_of_turns_forms_memories_once_for_the_next_thread(server, model, unique):
-    script, _ = model
+async def test_a_burst_of_turns_forms_memories_once_for_the_next_thread(
+    server, scripted_model, unique
+):
+    script, _ = scripted_model
     client = get_client(url=server)
     user = unique("ada")
     context = {"user_id": user}

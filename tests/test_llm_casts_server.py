@@ -11,9 +11,9 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory import namespaces
-from tests.conftest import TEST_EMBEDDINGS
+from tests.conftest import chat_server_env
 from tests.dev_server import running_dev_server
-from tests.scripted_openai import ScriptedModel, ToolCall, scripted_openai
+from tests.scripted_openai import ScriptedModel, ToolCall
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.postgres]
 
@@ -22,28 +22,17 @@ PROMPT_BUDGET = 1500
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[tuple[ScriptedModel, str]]:
-    """One scripted model for the module's server; each test sets its replies."""
-    script = ScriptedModel()
-    with scripted_openai(script) as base_url:
-        yield script, base_url
-
-
-@pytest.fixture(scope="module")
 def server(
-    model: tuple[ScriptedModel, str],
+    scripted_model: tuple[ScriptedModel, str],
     tmp_path_factory: pytest.TempPathFactory,
     database_factory: Callable[[], str],
 ) -> Iterator[str]:
     """`langgraph dev` on PostgreSQL whose chat model is the scripted server."""
-    env = {
-        "MEMORY_BACKEND": "postgres",
-        "POSTGRES_URI": database_factory(),
-        "OPENAI_API_KEY": "sk-scripted",
-        "OPENAI_BASE_URL": model[1],
-        "MEMORY_AGENT_MAX_PROMPT_TOKENS": str(PROMPT_BUDGET),
-        **TEST_EMBEDDINGS,
-    }
+    env = chat_server_env(
+        scripted_model[1],
+        database_factory(),
+        MEMORY_AGENT_MAX_PROMPT_TOKENS=str(PROMPT_BUDGET),
+    )
     with running_dev_server(env, tmp_path_factory.mktemp("llm-server")) as url:
         yield url
 
@@ -53,8 +42,8 @@ def play(script: ScriptedModel, *replies: str | list[ToolCall]) -> None:
     script.replies[:] = list(replies)
 
 
-async def test_memory_agent_remembers_across_threads_and_streams(server, model, unique):
-    script, _ = model
+async def test_memory_agent_remembers_across_threads_and_streams(server, scripted_model, unique):
+    script, _ = scripted_model
     client = get_client(url=server)
     user = unique("ada")
     context = {"user_id": user}
@@ -94,8 +83,8 @@ async def test_memory_agent_remembers_across_threads_and_streams(server, model, 
     assert FACT in script.system_prompts()[0]
 
 
-async def test_memory_agent_keeps_users_apart_on_the_server(server, model, unique):
-    script, _ = model
+async def test_memory_agent_keeps_users_apart_on_the_server(server, scripted_model, unique):
+    script, _ = scripted_model
     client = get_client(url=server)
     ada, bob = unique("ada"), unique("bob")
     play(script, [ToolCall("remember_fact", {"content": FACT})], "Noted.")
@@ -117,8 +106,10 @@ async def test_memory_agent_keeps_users_apart_on_the_server(server, model, uniqu
     assert "peanuts" not in script.system_prompts()[0]
 
 
-async def test_langmem_cast_creates_and_finds_a_memory_across_threads(server, model, unique):
-    script, _ = model
+async def test_langmem_cast_creates_and_finds_a_memory_across_threads(
+    server, scripted_model, unique
+):
+    script, _ = scripted_model
     client = get_client(url=server)
     user = unique("lm")
     context = {"user_id": user}
@@ -163,8 +154,8 @@ def assert_whole_turns(request: dict) -> None:
             assert message["tool_call_id"] in called, "a tool result without its tool call"
 
 
-async def test_a_long_thread_sends_only_recent_whole_turns(server, model, unique):
-    script, _ = model
+async def test_a_long_thread_sends_only_recent_whole_turns(server, scripted_model, unique):
+    script, _ = scripted_model
     client = get_client(url=server)
     context = {"user_id": unique("long")}
     thread = await client.threads.create()

@@ -21,7 +21,7 @@ from casts.memory.errors import ConfigurationError, InvalidValueError
 from casts.memory.settings import Settings, using
 from casts.memory.values import validate_value
 from tests import dev_server
-from tests.dev_server import LANGGRAPH, PROJECT, free_port
+from tests.dev_server import PROJECT, free_port
 
 TOKENS = json.dumps({"a-token": {"user": "alice"}})
 LOOPBACK_URL = {"LANGGRAPH_API_URL": "http://127.0.0.1:2025"}
@@ -222,25 +222,14 @@ def refused_start(
     """Run `langgraph dev` until it exits; fail if it is still running (serving). Its log."""
     config = config or dev_server.test_config(tmp_path)
     log_path = tmp_path / "langgraph-dev.log"
-    full_env = {
-        **os.environ,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGGRAPH_NO_VERSION_CHECK": "true",
-        "MEMORY_BACKEND": "memory",
-        **env,
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                *(str(LANGGRAPH), "dev", "--host", host, "--port", str(free_port())),
-                *("--no-browser", "--no-reload", "--config", str(config)),
-            ],
-            cwd=PROJECT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = dev_server.start_dev_server(
+        config,
+        {"MEMORY_BACKEND": "memory", **env},
+        cwd=PROJECT,
+        log_path=log_path,
+        port=free_port(),
+        host=host,
+    )
     try:
         process.wait(timeout=REFUSAL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
