@@ -7,6 +7,8 @@
   ``ainvoke`` and a real ``langgraph dev``.
 - Sync store calls and ``run_sync`` on an event loop's own thread are refused the same way
   on both backends (on PostgreSQL they could never finish).
+- The LLM casts' tools (written once, async) run under ``invoke`` too: the memory agent
+  remembers across threads, and every cast's tools read and write the store.
 """
 
 from __future__ import annotations
@@ -19,23 +21,32 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from langchain.agents import create_agent
 from langgraph_sdk import get_client
 
+from casts.knowledge.modules.tools import KNOWLEDGE_TOOLS
 from casts.memory import namespaces
 from casts.memory.blocking import BlockingCallError, run_sync
+from casts.memory.context import MemoryContext
 from casts.memory.errors import InvalidValueError, StoreUnavailableError
 from casts.memory.knowledge import add_facts, list_facts
-from casts.memory.memories import recall_memories, remember
+from casts.memory.memories import memory_key, recall_memories, remember
 from casts.memory.persistence import open_checkpointer_sync, open_store, open_store_sync
 from casts.memory.profiles import read_profile
 from casts.memory.scratch import read_scratch, write_scratch
 from casts.memory.settings import Settings
+from casts.memory.tools import PROFILE_TOOLS
 from casts.memory.workspace import create_team, read_workspace, write_workspace
+from casts.memory_agent.graph import MemoryAgentGraph
+from casts.session_scratch.modules.tools import SCRATCH_TOOLS
+from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
 from casts.user_profile.graph import UserProfileGraph
 from tests.conftest import TEST_EMBEDDINGS
-from tests.conversation import thread_config
+from tests.conversation import said, thread_config, tool_replies
 from tests.dev_server import PROJECT, serving
+from tests.fake_models import scripted, tool_call
 from tests.sync_cast import SyncNotesGraph
+from tests.test_memory_agent import recording, system_prompt
 
 SCRIPT = textwrap.dedent(
     """
@@ -166,6 +177,82 @@ def test_every_kind_of_memory_operation_runs_from_sync_code(settings, unique):
     assert scratch["draft"]["data"] == {"text": "hello"}
     assert refused.value.field == "memory.content"
     assert [item.key for item in memories] == [kept.key]  # the refused write left nothing
+
+
+def test_the_memory_agent_remembers_across_threads_under_invoke(settings, unique):
+    """Its ToolNode calls the tools synchronously; they used to be async only."""
+    user = unique("ada")
+    model = recording(
+        tool_call("remember_fact", content="Ada is allergic to peanuts"),
+        "Noted.",
+        "You are allergic to peanuts.",
+    )
+    with open_store_sync(settings) as store, open_checkpointer_sync(settings) as checkpointer:
+        agent = MemoryAgentGraph(model=model).build(store=store, checkpointer=checkpointer)
+        context = {"user_id": user}
+        first = agent.invoke(
+            said("Remember: peanuts"), thread_config(unique("t1")), context=context
+        )
+        second = agent.invoke(said("Allergies?"), thread_config(unique("t2")), context=context)
+        stored = store.get(namespaces.user_memories(user), memory_key("Ada is allergic to peanuts"))
+    key = memory_key("Ada is allergic to peanuts")
+    assert tool_replies(first) == [f'Remembered as new memory {key}: "Ada is allergic to peanuts".']
+    assert "peanuts" not in system_prompt(model.received[0]).split("<memories>")[1]
+    assert "Ada is allergic to peanuts" in system_prompt(model.received[2]).split("<memories>")[1]
+    assert second["messages"][-1].content == "You are allergic to peanuts."
+    assert stored is not None and stored.value["content"] == "Ada is allergic to peanuts"
+
+
+def test_every_cast_s_tools_run_under_invoke(settings, unique):
+    """Profile, knowledge, team workspace and scratch tools, and their refusals, under invoke."""
+    user, team = unique("tools"), unique("team")
+    model = scripted(
+        tool_call("update_user_profile", field="name", value="Ada"),
+        tool_call("get_user_profile"),
+        tool_call(
+            "add_fact",
+            topic="tea",
+            content="Green tea has caffeine",
+            source="a book",
+            confidence=0.9,
+        ),
+        tool_call("add_fact", topic="tea", content="Bad", source="a book", confidence=2),
+        tool_call("list_knowledge", topic="tea"),
+        tool_call("write_team_workspace", key="plan", value={"goal": "ship"}),
+        tool_call("read_team_workspace", key="plan"),
+        tool_call("save_scratch", key="draft", data={"text": "hello"}),
+        tool_call("read_session_scratch"),
+        "done",
+    )
+    tools = [*PROFILE_TOOLS, *KNOWLEDGE_TOOLS, *WORKSPACE_TOOLS, *SCRATCH_TOOLS]
+    with open_store_sync(settings) as store, open_checkpointer_sync(settings) as checkpointer:
+        run_sync(create_team, store, team, user)
+        agent = create_agent(
+            model, tools, context_schema=MemoryContext, store=store, checkpointer=checkpointer
+        )
+        out = agent.invoke(
+            said("go"),
+            thread_config(unique("t")),
+            context=MemoryContext(user_id=user, team_id=team, session_id="s1"),
+        )
+        profile = run_sync(read_profile, store, user)
+        facts = run_sync(list_facts, store, user, "tea")
+        workspace = run_sync(read_workspace, store, team, user)
+        scratch = run_sync(read_scratch, store, user, "s1")
+    replies = tool_replies(out)
+    assert '"name": "Ada"' in replies[1]
+    assert "Green tea has caffeine" in replies[2]
+    assert replies[3].startswith("Error: claims[0].confidence")  # refused, told to the model
+    assert [fact["content"] for fact in json.loads(replies[4])["facts"]] == [
+        "Green tea has caffeine"
+    ]
+    assert replies[5] == "Saved workspace entry 'plan'."
+    assert json.loads(replies[6])["plan"]["value"] == {"goal": "ship"}
+    assert json.loads(replies[8]) == {"draft": {"text": "hello"}}
+    assert profile.fields == {"name": "Ada"}
+    assert [stored.fact.content for stored in facts] == ["Green tea has caffeine"]
+    assert workspace.entries["plan"]["value"] == {"goal": "ship"}
+    assert scratch["draft"]["data"] == {"text": "hello"}
 
 
 async def test_sync_nodes_use_the_store_under_ainvoke(store, checkpointer, unique):

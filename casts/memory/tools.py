@@ -17,9 +17,10 @@ from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.profiles import apply_profile_change, plan_profile_change, read_profile
 from casts.memory.store import require_store
-from casts.memory.tooling import report_errors
+from casts.memory.tooling import report_errors, runs_sync
 
 
+@runs_sync
 @tool
 @report_errors
 async def get_user_profile(runtime: ToolRuntime[MemoryContext]) -> str:
@@ -29,6 +30,7 @@ async def get_user_profile(runtime: ToolRuntime[MemoryContext]) -> str:
     return json.dumps({"profile": profile.fields, "preferences": profile.preferences})
 
 
+@runs_sync
 @tool
 @report_errors
 async def update_user_profile(field: str, value: Any, runtime: ToolRuntime[MemoryContext]) -> str:
@@ -47,6 +49,7 @@ async def update_user_profile(field: str, value: Any, runtime: ToolRuntime[Memor
     return f"Saved profile field {field!r}."
 
 
+@runs_sync
 @tool
 @report_errors
 async def set_preference(name: str, value: Any, runtime: ToolRuntime[MemoryContext]) -> str:
@@ -64,6 +67,7 @@ async def set_preference(name: str, value: Any, runtime: ToolRuntime[MemoryConte
     return f"Saved preference {name!r}."
 
 
+@runs_sync
 @tool
 @report_errors
 async def get_preference(name: str, runtime: ToolRuntime[MemoryContext]) -> str:

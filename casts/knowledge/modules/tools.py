@@ -11,9 +11,10 @@ from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.knowledge import add_facts, list_facts, list_topics, search_facts
 from casts.memory.store import require_store
-from casts.memory.tooling import report_errors
+from casts.memory.tooling import report_errors, runs_sync
 
 
+@runs_sync
 @tool
 @report_errors
 async def add_fact(
@@ -43,6 +44,7 @@ async def add_fact(
     return json.dumps({"fact": result.facts[0].to_dict()})
 
 
+@runs_sync
 @tool
 @report_errors
 async def list_knowledge(
@@ -63,6 +65,7 @@ async def list_knowledge(
     return json.dumps({"topic": topic, "facts": [stored.to_dict() for stored in facts]})
 
 
+@runs_sync
 @tool
 @report_errors
 async def search_knowledge(

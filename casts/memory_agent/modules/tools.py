@@ -16,7 +16,7 @@ from casts.memory import memories
 from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.store import require_store
-from casts.memory.tooling import report_errors
+from casts.memory.tooling import report_errors, runs_sync
 from casts.memory.tools import get_preference, set_preference
 
 
@@ -43,6 +43,7 @@ def describe_remembered(result: memories.Remembered) -> str:
     return reply
 
 
+@runs_sync
 @tool
 @report_errors
 async def remember_fact(
@@ -80,6 +81,7 @@ async def remember_fact(
     return describe_remembered(result)
 
 
+@runs_sync
 @tool
 @report_errors
 async def recall_memories(query: str, runtime: ToolRuntime[MemoryContext], limit: int = 5) -> str:
@@ -100,6 +102,7 @@ async def recall_memories(query: str, runtime: ToolRuntime[MemoryContext], limit
     return json.dumps([memories.describe(item) for item in found], ensure_ascii=False)
 
 
+@runs_sync
 @tool
 @report_errors
 async def forget_memory(key: str, runtime: ToolRuntime[MemoryContext]) -> str:

@@ -12,9 +12,10 @@ from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.scratch import DEFAULT_TTL_MINUTES, read_scratch, write_scratch
 from casts.memory.store import require_store
-from casts.memory.tooling import report_errors
+from casts.memory.tooling import report_errors, runs_sync
 
 
+@runs_sync
 @tool
 @report_errors
 async def save_scratch(
@@ -42,6 +43,7 @@ async def save_scratch(
     return f"Saved scratch entry {key!r}."
 
 
+@runs_sync
 @tool
 @report_errors
 async def read_session_scratch(runtime: ToolRuntime[MemoryContext]) -> str:

@@ -15,10 +15,11 @@ from langchain_core.tools import tool
 from casts.memory.context import MemoryContext
 from casts.memory.identity import resolve_identity
 from casts.memory.store import require_store
-from casts.memory.tooling import report_errors
+from casts.memory.tooling import report_errors, runs_sync
 from casts.memory.workspace import get_entry, read_workspace, write_workspace
 
 
+@runs_sync
 @tool
 @report_errors
 async def read_team_workspace(runtime: ToolRuntime[MemoryContext], key: str | None = None) -> str:
@@ -38,6 +39,7 @@ async def read_team_workspace(runtime: ToolRuntime[MemoryContext], key: str | No
     return json.dumps({"entries": workspace.entries})
 
 
+@runs_sync
 @tool
 @report_errors
 async def write_team_workspace(
