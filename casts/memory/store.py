@@ -34,6 +34,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import Any
@@ -64,8 +65,10 @@ RANGE_OPERATORS = frozenset({"$gt", "$gte", "$lt", "$lte"})
 FILTER_OPERATORS = RANGE_OPERATORS | {"$eq", "$ne"}
 # Enough for every match of a namespace; the backend's LIMIT takes a bigint.
 _EVERY_MATCH = 2**31 - 1
-# How often a batch without writes is run when PostgreSQL aborts it as a deadlock victim.
-READ_ATTEMPTS = 5
+# How often a batch without writes is run when PostgreSQL aborts it as a deadlock victim,
+# and the longest random pause before the n-th retry (n times this, in seconds).
+READ_ATTEMPTS = 8
+RETRY_PAUSE_S = 0.05
 _TRANSIENT = (DeadlockDetected, SerializationFailure)
 
 # A plan yields the ops it needs run and receives their results; one plan serves both
@@ -220,11 +223,24 @@ class GuardedStore(BaseStore):
         return self._queue
 
     async def _run(self, ops: list[Op]) -> list[Result]:
-        """Run validated ops as one batch of the backend (one connection on PostgreSQL)."""
-        try:
-            return await _adrive(self._plan(ops), self.inner.abatch)
-        except PoolTimeout as error:
-            raise self._unavailable(error) from error
+        """Run validated ops as one batch of the backend (one connection on PostgreSQL).
+
+        A deadlock or serialization failure aborts the whole batch (the backend runs it in
+        one transaction), so a batch of reads is run again, after a short random pause that
+        keeps two retrying processes from meeting again. A batch with writes is not retried:
+        the caller decides whether to write again.
+        """
+        attempt = 1
+        while True:
+            try:
+                return await _adrive(self._plan(ops), self.inner.abatch)
+            except PoolTimeout as error:
+                raise self._unavailable(error) from error
+            except _TRANSIENT:
+                if attempt == READ_ATTEMPTS or any(isinstance(op, PutOp) for op in ops):
+                    raise
+                await asyncio.sleep(random.uniform(0, RETRY_PAUSE_S * attempt))
+                attempt += 1
 
     def _unavailable(self, error: PoolTimeout) -> StoreUnavailableError:
         where = f" at {self.location}" if self.location else ""
@@ -245,7 +261,7 @@ class GuardedStore(BaseStore):
         ranged = {i for i, op in enumerate(ops) if isinstance(op, SearchOp) and _split(op)[1]}
         wide = {i: _every_exact_match(ops[i]) for i in ranged}  # type: ignore[arg-type]
         request = [wide.get(i, op) for i, op in enumerate(ops)]
-        results: list[Result] = yield from _ask(request)
+        results: list[Result] = yield request
         refresh: list[Op] = []
         for i in ranged:
             op = ops[i]
@@ -253,25 +269,8 @@ class GuardedStore(BaseStore):
             if op.refresh_ttl and self.supports_ttl:  # type: ignore[union-attr]
                 refresh += [GetOp(item.namespace, item.key) for item in results[i]]  # type: ignore[union-attr]
         if refresh:
-            yield from _ask(refresh)
+            yield refresh
         return results
-
-
-def _ask(request: list[Op]) -> Generator[list[Op], list[Result], list[Result]]:
-    """Have ``request`` run; retry it when it has no writes and PostgreSQL aborted it.
-
-    A deadlock or serialization failure aborts the whole batch (the backend runs it in one
-    transaction), so running a batch of reads again is safe. A batch with writes is not
-    retried: the caller decides whether to write again.
-    """
-    attempt = 1
-    while True:
-        try:
-            return (yield request)
-        except _TRANSIENT:
-            if attempt == READ_ATTEMPTS or any(isinstance(op, PutOp) for op in request):
-                raise
-            attempt += 1
 
 
 async def _merge_batches(
