@@ -28,6 +28,7 @@ REQUIRED_CONTEXT = {
     "team_workspace": ["team_id", "user_id"],
     "session_scratch": ["user_id"],
     "langmem_memory": ["user_id"],
+    "memory_manager": ["user_id"],
 }
 USER = f"schema.{uuid.uuid4().hex[:8]}@example.com"
 TOKEN = secrets.token_urlsafe(24)
