@@ -377,11 +377,14 @@ nearest AS MATERIALIZED (
     LIMIT %(nearest)s
 )"""
 
+# Expired items left out by looking each nearest one up on the primary key (``LATERAL``
+# with ``LIMIT``: a plain join may hash the whole ``store`` table instead).
 _SEMANTIC_CTE = """
 semantic AS MATERIALIZED (
     SELECT n.prefix, n.key, 1 - min(n.distance) AS score
-    FROM nearest n JOIN store s ON s.prefix = n.prefix AND s.key = n.key
-    WHERE s.expires_at IS NULL OR s.expires_at > NOW()
+    FROM nearest n CROSS JOIN LATERAL (
+        SELECT 1 FROM store s WHERE s.prefix = n.prefix AND s.key = n.key
+            AND (s.expires_at IS NULL OR s.expires_at > NOW()) LIMIT 1) alive
     GROUP BY n.prefix, n.key ORDER BY score DESC, n.key LIMIT %(pool)s
 )"""
 
