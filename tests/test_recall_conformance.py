@@ -28,6 +28,7 @@ from casts.memory.persistence import open_store
 from casts.memory.recall import recall
 from casts.memory.records import Memory
 from tests.conftest import settings_for
+from tests.test_recall import FILLER
 
 # Words with the inflections the stemmer must merge or keep apart, stop words and numbers.
 WORDS = [
@@ -94,12 +95,7 @@ async def test_bm25_scores_agree_when_every_item_matches(fresh_database, tmp_pat
 
 
 MEMORIES = [
-    "We talked about the weather and the long drive home",
-    "Dinner was pasta with friends from work",
-    "The kids had a busy week at school",
-    "Saw a movie about space travel on Friday",
-    "Started reading a new novel before bed",
-    "The garden needs watering every morning now",
+    *FILLER,
     "My sister adopted a greyhound named Comet",
     "She painted a sunrise over the lake last year",
     "Booked flights to Reykjavik for the spring",
