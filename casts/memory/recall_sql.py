@@ -215,12 +215,12 @@ def build_query(
         lexical: Whether to rank by BM25.
         semantic: Whether to rank by the embedding too.
     """
-    scope, conditions, params = _scope(namespace, filter)
+    scope, parts, conditions, params = _scope(namespace, filter)
     ctes = [_TERMS_CTE]
     if namespace:
         ctes.append(_PREFIXES_CTE)
     if lexical:
-        ctes.append(_lexical_ctes(scope, _population(namespace, filter, scope)))
+        ctes.append(_lexical_ctes(parts, _population(namespace, filter, scope)))
     else:
         ctes.append(_EMPTY["lexical"])
     ctes.append(_semantic_ctes(namespace, conditions) if semantic else _EMPTY["semantic"])
@@ -249,22 +249,29 @@ async def postgres_candidates(
 
 def _scope(
     namespace: tuple[str, ...], filter: dict[str, Any] | None
-) -> tuple[str, list[str], dict[str, Any]]:
+) -> tuple[str, list[str], list[str], dict[str, Any]]:
     """The scope of a search as SQL over alias ``s``: namespace, filter and expiry.
 
-    Returns the whole condition, the filter's own conditions (the semantic side applies
-    them apart) and the parameters of all. The namespace itself is matched as
-    ``prefix COLLATE "C"``, which the lexical index serves together with the terms; its
-    sub-namespaces by ``LIKE``, which LangGraph's ``text_pattern_ops`` prefix index serves.
+    Returns the whole condition; the same as parts whose union it is (the namespace itself,
+    matched as ``prefix COLLATE "C"``, which the lexical index serves together with the
+    terms, and its sub-namespaces, matched by ``LIKE``, which LangGraph's
+    ``text_pattern_ops`` prefix index serves: apart, each part's index finds its rows
+    without the terms being checked again on every row); the filter's own conditions (the
+    semantic side applies them apart) and the parameters of all.
     """
     alive = "(s.expires_at IS NULL OR s.expires_at > NOW())"
     params: dict[str, Any] = {}
     conditions = _filter_clauses(filter, params)
+    rest = " AND ".join([alive, *conditions])
     if not namespace:
-        return " AND ".join([alive, *conditions]), conditions, params
+        return rest, [rest], conditions, params
     within, namespace_params = within_namespace("s", namespace)
     params.update(namespace_params)
-    return " AND ".join([alive, within, *conditions]), conditions, params
+    parts = [
+        f'(s.prefix COLLATE "C") = %(ns)s AND {rest}',
+        f"s.prefix LIKE %(ns_like)s ESCAPE '\\' AND {rest}",
+    ]
+    return f"{within} AND {rest}", parts, conditions, params
 
 
 def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
@@ -308,13 +315,18 @@ query_terms AS MATERIALIZED (
 )"""
 
 
-def _lexical_ctes(scope: str, count: str) -> str:
-    """BM25 over the items in ``scope`` that hold a query term, as CTEs ending in ``lexical``.
+def _lexical_ctes(parts: list[str], count: str) -> str:
+    """BM25 over the items in scope that hold a query term, as CTEs ending in ``lexical``.
 
-    ``matched`` reads each such item once (the index finds them; ``OFFSET 0`` keeps its
-    document from being analysed again per use), ``hits`` has one row per item and query
+    ``m`` reads each such item once, from each part of the scope (``OFFSET 0`` keeps its
+    document from being analysed again per use); ``hits`` has one row per item and query
     term it holds.
     """
+    matched = " UNION ALL ".join(
+        f"(SELECT s.prefix, s.key, {LEXICAL_DOCUMENT} AS document FROM store s "
+        f"WHERE {part} AND {LEXICAL_DOCUMENT} @@ (SELECT any_term FROM query_terms) OFFSET 0)"
+        for part in parts
+    )
     idf = "ln(1 + (greatest(p.n, f.df) - f.df + 0.5) / (f.df + 0.5))"
     norm = f"{K1} * (1 - {B} + {B} * h.len / greatest(a.dl, 1))"
     return f"""
@@ -322,9 +334,7 @@ population AS MATERIALIZED (SELECT ({count})::float8 AS n),
 hits AS MATERIALIZED (
     SELECT m.prefix, m.key, length(m.document)::float8 AS len, t.lexeme,
         least(cardinality(t.positions), {MAX_TERM_FREQUENCY})::float8 AS tf
-    FROM (SELECT s.prefix, s.key, {LEXICAL_DOCUMENT} AS document FROM store s
-          WHERE {scope} AND {LEXICAL_DOCUMENT} @@ (SELECT any_term FROM query_terms)
-          OFFSET 0) m
+    FROM ({matched}) m
     CROSS JOIN LATERAL unnest(m.document) t
     CROSS JOIN query_terms q
     WHERE t.lexeme = ANY(q.lexemes)
