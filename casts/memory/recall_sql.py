@@ -6,13 +6,13 @@ query's terms are extracted inside it):
 
 - lexical: BM25 over PostgreSQL's own ``english`` text search of ``value->>'content'``
   (``LEXICAL_DOCUMENT``). A GIN expression index on ``(prefix, LEXICAL_DOCUMENT)``
-  (``btree_gin``) answers "items of *this* namespace containing any query term", so the
-  cost follows the user's matching memories, not every user's. The query's terms are
-  ``to_tsvector('english', query)``'s lexemes, OR-ed. Every matching item is read, so each
-  term's document frequency is exact; the term frequency is the number of positions of the
-  term (up to ``MAX_TERM_FREQUENCY``), the length the number of distinct terms, as in
-  Python. The average length is taken over the matching items (the namespace's own would
-  mean analysing all of it), one reason the backends rank slightly differently.
+  (``btree_gin``) answers "items of *this* namespace containing this term", so the cost
+  follows the user's matching memories, not every user's, and no memory is analysed at
+  query time. The query's terms are ``to_tsvector('english', query)``'s lexemes. Every
+  matching item is read, so each term's document frequency is exact; a term counts once
+  per item and the length is in characters, as in Python. The average length is taken
+  over the matching items (the namespace's own would mean reading all of it), one reason
+  the backends rank slightly differently.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
@@ -45,7 +45,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, ItemId, Weights
-from casts.memory.lexical import K1, MAX_TERM_FREQUENCY, B
+from casts.memory.lexical import K1, B
 from casts.memory.pglocks import advisory_lock
 from casts.memory.sql_scope import namespace_of, prefix_of, within_namespace
 
@@ -305,26 +305,27 @@ def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> li
 
 
 # The query's distinct terms, made by PostgreSQL's ``english`` text search like the items',
-# and the tsquery matching any of them (each quoted, so its characters are never operators).
+# each with a one-term tsquery (quoted, so its characters are never operators).
 _TERMS_CTE = r"""
 query_terms AS MATERIALIZED (
-    SELECT t.lexemes, nullif(array_to_string(ARRAY(
-            SELECT '''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''
-            FROM unnest(t.lexemes) x), ' | '), '')::tsquery AS any_term
-    FROM (SELECT tsvector_to_array(to_tsvector('english'::regconfig, %(query)s)) AS lexemes) t
+    SELECT x.lexeme,
+        ('''' || replace(replace(x.lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS one
+    FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, %(query)s))) x(lexeme)
 )"""
 
 
 def _lexical_ctes(parts: list[str], count: str) -> str:
     """BM25 over the items in scope that hold a query term, as CTEs ending in ``lexical``.
 
-    ``m`` reads each such item once, from each part of the scope (``OFFSET 0`` keeps its
-    document from being analysed again per use); ``hits`` has one row per item and query
-    term it holds.
+    ``hits`` has one row per item and query term it holds, found by the index one term at a
+    time and one part of the scope at a time, so no item is analysed at query time (that
+    costs tens of microseconds per item, too slow for a term in thousands of a user's
+    memories). Hence what the index cannot tell is left out: a term counts once per item
+    however often it occurs, and an item's length is its characters, as in Python.
     """
     matched = " UNION ALL ".join(
-        f"(SELECT s.prefix, s.key, {LEXICAL_DOCUMENT} AS document FROM store s "
-        f"WHERE {part} AND {LEXICAL_DOCUMENT} @@ (SELECT any_term FROM query_terms) OFFSET 0)"
+        f"(SELECT s.prefix, s.key, length(s.value->>'content')::float8 AS len FROM store s "
+        f"WHERE {part} AND {LEXICAL_DOCUMENT} @@ q.one)"
         for part in parts
     )
     idf = "ln(1 + (greatest(p.n, f.df) - f.df + 0.5) / (f.df + 0.5))"
@@ -332,15 +333,11 @@ def _lexical_ctes(parts: list[str], count: str) -> str:
     return f"""
 population AS MATERIALIZED (SELECT ({count})::float8 AS n),
 hits AS MATERIALIZED (
-    SELECT m.prefix, m.key, length(m.document)::float8 AS len, t.lexeme,
-        least(cardinality(t.positions), {MAX_TERM_FREQUENCY})::float8 AS tf
-    FROM ({matched}) m
-    CROSS JOIN LATERAL unnest(m.document) t
-    CROSS JOIN query_terms q
-    WHERE t.lexeme = ANY(q.lexemes)
+    SELECT m.prefix, m.key, m.len, q.lexeme
+    FROM query_terms q CROSS JOIN LATERAL ({matched}) m
 ),
 lexical AS MATERIALIZED (
-    SELECT h.prefix, h.key, sum({idf} * h.tf * {K1 + 1} / (h.tf + {norm})) AS score
+    SELECT h.prefix, h.key, sum({idf} * {K1 + 1} / (1 + {norm})) AS score
     FROM hits h
     JOIN (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme) f USING (lexeme)
     CROSS JOIN population p
