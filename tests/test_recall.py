@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from langgraph.store.base import PutOp
@@ -274,3 +276,15 @@ async def test_postgres_adds_no_column_or_trigger_to_langgraph_tables(fresh_data
     assert columns == [
         "prefix", "key", "value", "created_at", "updated_at", "expires_at", "ttl_minutes"
     ]  # fmt: skip
+
+
+async def test_recall_over_every_namespace(store, unique):
+    word = "zq" + uuid.uuid4().hex[:10]  # in no other test's memories
+    first, second = unique("one"), unique("two")
+    await remember(store, namespaces.user_memories(first), [*FILLER, f"Bought a {word} lamp"])
+    await remember(store, namespaces.user_memories(second), [f"Returned the {word} lamp"])
+    found = await recall(store, (), f"{word} lamp", limit=2)
+    assert {(item.namespace, item.value["content"]) for item in found} == {
+        (namespaces.user_memories(first), f"Bought a {word} lamp"),
+        (namespaces.user_memories(second), f"Returned the {word} lamp"),
+    }
