@@ -72,8 +72,8 @@ async def test_plain_words_make_the_same_terms_on_both_backends(fresh_database, 
 
 
 async def test_bm25_scores_agree_when_every_item_matches(fresh_database, tmp_path, unique):
-    # "day" is in every memory, so PostgreSQL's average length is Python's; a repeated word
-    # counts once on both.
+    # "day" is in every memory, so PostgreSQL's average length is Python's; repeats make
+    # the (capped) term frequency count.
     contents = [
         "Painting day: painted two paintings and a painted chair",
         "A day at the lake, swimming and swimming again",

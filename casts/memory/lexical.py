@@ -26,6 +26,9 @@ K1 = 1.2
 # Length normalisation weaker than the textbook 0.75: memories are all short, and a longer
 # one is longer because it says more, not because it repeats itself (tuned on LoCoMo dev).
 B = 0.4
+# A term counts at most this often in one memory. Memories are short: a word said twice is
+# emphasis, more adds nothing.
+MAX_TERM_FREQUENCY = 2
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # PostgreSQL's ``english`` stop words (share/tsearch_data/english.stop), so that a word is
 # ignored on both backends alike.
@@ -70,21 +73,21 @@ def bm25_scores(
     """BM25 score of every document for ``query`` (0.0 when no query term occurs).
 
     Statistics (document frequency, average length) come from ``documents`` themselves:
-    the items of the namespace being searched. A term counts once per document and length
-    is in characters: what PostgreSQL's index can tell without analysing each item again
-    (``casts.memory.recall_sql``), so both backends score alike. Memories are short: a word
-    said twice is emphasis, not twice the relevance.
+    the items of the namespace being searched. Length is the number of distinct terms,
+    what PostgreSQL's ``length(tsvector)`` gives, so both backends normalise alike.
     """
     query_terms = set(terms(query))
     if not query_terms or not documents:
         return [0.0] * len(documents)
-    present = [query_terms.intersection(terms(document)) for document in documents]
-    lengths = [len(document) for document in documents]
+    counted = [Counter(terms(document)) for document in documents]
+    lengths = [len(counts) for counts in counted]
     average = (sum(lengths) / len(lengths)) or 1.0
-    frequency = Counter(term for found in present for term in found)
+    frequency = Counter(term for counts in counted for term in query_terms & counts.keys())
     total = len(documents)
     idf = {term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in frequency.items()}
-    return [
-        sum(idf[term] for term in found) * (k1 + 1) / (1 + k1 * (1 - b + b * length / average))
-        for found, length in zip(present, lengths, strict=True)
-    ]
+    scores = []
+    for counts, length in zip(counted, lengths, strict=True):
+        norm = k1 * (1 - b + b * length / average)
+        capped = {term: min(counts[term], MAX_TERM_FREQUENCY) for term in idf if term in counts}
+        scores.append(sum(idf[term] * tf * (k1 + 1) / (tf + norm) for term, tf in capped.items()))
+    return scores

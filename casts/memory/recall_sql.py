@@ -7,12 +7,11 @@ query's terms are extracted inside it):
 - lexical: BM25 over PostgreSQL's own ``english`` text search of ``value->>'content'``
   (``LEXICAL_DOCUMENT``). A GIN expression index on ``(prefix, LEXICAL_DOCUMENT)``
   (``btree_gin``) answers "items of *this* namespace containing this term", so the cost
-  follows the user's matching memories, not every user's, and no memory is analysed at
-  query time. The query's terms are ``to_tsvector('english', query)``'s lexemes. Every
-  matching item is read, so each term's document frequency is exact; a term counts once
-  per item and the length is in characters, as in Python. The average length is taken
-  over the matching items (the namespace's own would mean reading all of it), one reason
-  the backends rank slightly differently.
+  follows the user's matching memories, not every user's. The query's terms are
+  ``to_tsvector('english', query)``'s lexemes. Every matching item is found, so each term's
+  document frequency is exact; only a shortlist of them is analysed for the term
+  frequencies and lengths of BM25 (``_lexical_ctes``), which makes the backends rank
+  slightly differently when many items match.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
@@ -45,7 +44,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, ItemId, Weights
-from casts.memory.lexical import K1, B
+from casts.memory.lexical import K1, MAX_TERM_FREQUENCY, B
 from casts.memory.pglocks import advisory_lock
 from casts.memory.sql_scope import namespace_of, prefix_of, within_namespace
 
@@ -58,6 +57,8 @@ NEAREST_FUNCTION = "memory_casts_nearest"
 # namespace); larger ones the HNSW index, whose filtered scan costs more the smaller the
 # namespace's share of the index.
 EXACT_SCAN_LIMIT = 40_000
+# How many times the candidates asked for the lexical side analyses (see ``_lexical_ctes``).
+SHORTLIST_FACTOR = 4
 _MIGRATION_LOCK_KEY = 72_317_010
 
 # ``COLLATE "C"`` makes the prefix equality the same in any database collation.
@@ -317,32 +318,48 @@ query_terms AS MATERIALIZED (
 def _lexical_ctes(parts: list[str], count: str) -> str:
     """BM25 over the items in scope that hold a query term, as CTEs ending in ``lexical``.
 
-    ``hits`` has one row per item and query term it holds, found by the index one term at a
-    time and one part of the scope at a time, so no item is analysed at query time (that
-    costs tens of microseconds per item, too slow for a term in thousands of a user's
-    memories). Hence what the index cannot tell is left out: a term counts once per item
-    however often it occurs, and an item's length is its characters, as in Python.
+    Analysing an item's text costs tens of microseconds, too slow for every one of the
+    thousands of a user's memories a common word is in. So ``hits`` finds, with the index
+    alone, each item holding a query term (one term and one part of the scope at a time),
+    which gives every term's exact document frequency; ``shortlist`` keeps the items with
+    the largest sum of their terms' IDF, ``SHORTLIST_FACTOR`` times the ``pool``; only these
+    are analysed (``analysed``: each term's frequency, up to ``MAX_TERM_FREQUENCY``, and the
+    item's number of distinct terms) and scored by BM25 as in Python, the length averaged
+    over them. Where no more items match than the shortlist holds, the scores are those
+    of BM25 over the whole scope.
     """
     matched = " UNION ALL ".join(
-        f"(SELECT s.prefix, s.key, length(s.value->>'content')::float8 AS len FROM store s "
-        f"WHERE {part} AND {LEXICAL_DOCUMENT} @@ q.one)"
+        f"(SELECT s.prefix, s.key FROM store s WHERE {part} AND {LEXICAL_DOCUMENT} @@ q.one)"
         for part in parts
     )
-    idf = "ln(1 + (greatest(p.n, f.df) - f.df + 0.5) / (f.df + 0.5))"
-    norm = f"{K1} * (1 - {B} + {B} * h.len / greatest(a.dl, 1))"
+    norm = f"{K1} * (1 - {B} + {B} * a.len / greatest(dl.len, 1))"
     return f"""
 population AS MATERIALIZED (SELECT ({count})::float8 AS n),
 hits AS MATERIALIZED (
-    SELECT m.prefix, m.key, m.len, q.lexeme
-    FROM query_terms q CROSS JOIN LATERAL ({matched}) m
+    SELECT m.prefix, m.key, q.lexeme FROM query_terms q CROSS JOIN LATERAL ({matched}) m
+),
+term_weights AS MATERIALIZED (
+    SELECT f.lexeme, ln(1 + (greatest(p.n, f.df) - f.df + 0.5) / (f.df + 0.5)) AS idf
+    FROM (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme) f, population p
+),
+shortlist AS MATERIALIZED (
+    SELECT h.prefix, h.key FROM hits h JOIN term_weights w USING (lexeme)
+    GROUP BY h.prefix, h.key ORDER BY sum(w.idf) DESC, h.prefix, h.key
+    LIMIT %(pool)s * {SHORTLIST_FACTOR}
+),
+analysed AS MATERIALIZED (
+    SELECT d.prefix, d.key, length(d.document)::float8 AS len, t.lexeme,
+        least(cardinality(t.positions), {MAX_TERM_FREQUENCY})::float8 AS tf
+    FROM (SELECT s.prefix, s.key, {LEXICAL_DOCUMENT} AS document
+          FROM shortlist l JOIN store s ON s.prefix = l.prefix AND s.key = l.key OFFSET 0) d
+    CROSS JOIN LATERAL unnest(d.document) t
+    WHERE t.lexeme IN (SELECT lexeme FROM term_weights)
 ),
 lexical AS MATERIALIZED (
-    SELECT h.prefix, h.key, sum({idf} * {K1 + 1} / (1 + {norm})) AS score
-    FROM hits h
-    JOIN (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme) f USING (lexeme)
-    CROSS JOIN population p
-    CROSS JOIN (SELECT avg(len) AS dl FROM (SELECT DISTINCT prefix, key, len FROM hits) d) a
-    GROUP BY h.prefix, h.key ORDER BY score DESC, h.prefix, h.key LIMIT %(pool)s
+    SELECT a.prefix, a.key, sum(w.idf * a.tf * {K1 + 1} / (a.tf + {norm})) AS score
+    FROM analysed a JOIN term_weights w USING (lexeme)
+    CROSS JOIN (SELECT avg(len) AS len FROM (SELECT DISTINCT prefix, key, len FROM analysed) x) dl
+    GROUP BY a.prefix, a.key ORDER BY score DESC, a.prefix, a.key LIMIT %(pool)s
 )"""
 
 
