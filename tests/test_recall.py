@@ -288,3 +288,15 @@ async def test_recall_over_every_namespace(store, unique):
         (namespaces.user_memories(first), f"Bought a {word} lamp"),
         (namespaces.user_memories(second), f"Returned the {word} lamp"),
     }
+
+
+async def test_rare_word_wins_among_hundreds_sharing_a_common_one(store, unique):
+    # More memories hold "coffee" than PostgreSQL analyses; the one that also holds the rare
+    # word still comes first, and repeating the common word does not beat it.
+    space = namespaces.user_memories(unique("many"))
+    contents = [f"Coffee with colleague number {i}" for i in range(400)]
+    contents[123] = "Coffee coffee coffee, every single coffee morning"
+    contents[321] = "Coffee with the zebra keeper at the zoo"
+    await remember(store, space, contents)
+    found = await hybrid_search(store, space, "coffee zebra", limit=3, weights=Weights(1.0))
+    assert found[0].key == "m321"
