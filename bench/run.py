@@ -163,7 +163,8 @@ def table(results: dict[str, Any]) -> str:
             f"target mean ≤ 5 ms, p95 ≤ 10 ms, no slower than stock: "
             f"{'met' if many['meets_target'] else 'NOT met'} | "
             f"{s['users']} users x {s['memories_per_user']} memories, {s['turns']} turns per "
-            "mix over users chosen uniformly or Zipf(1.0), a fresh process per phase |"
+            "mix over users chosen uniformly or Zipf(1.0), a fresh process per mix, both ways "
+            "interleaved |"
         )
     errors = [name for name, r in results.items() if isinstance(r, dict) and "error" in r]
     for name in errors:
