@@ -126,7 +126,8 @@ def table(results: dict[str, Any]) -> str:
             f"items/s | one-by-one `aput`: {bulk['stock_aput']['items_per_s']:,} items/s; raw "
             f"`abatch`: {bulk['stock_abatch']['items_per_s']:,} items/s | "
             f"{bulk['ours_over_stock_aput']}x `aput`, {bulk['ours_over_stock_abatch']}x raw "
-            f"`abatch`; target ≥ 5,000/s: {'met' if bulk['meets_target'] else 'NOT met'} | "
+            f"`abatch`; target ≥ 10,000/s: "
+            f"{'met' if bulk['ours']['items_per_s'] >= 10_000 else 'NOT met'} | "
             f"{bulk['ours']['items']:,} + {bulk['stock_abatch']['items']:,} + "
             f"{bulk['stock_aput']['items']:,} items in {s['rounds']} interleaved rounds |"
         )

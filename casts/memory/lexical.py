@@ -61,6 +61,12 @@ def terms(text: str) -> tuple[str, ...]:
     return tuple(stem(word) for word in _WORD.findall(text.lower()) if word not in STOP_WORDS)
 
 
+@lru_cache(maxsize=200_000)
+def term_counts(text: str) -> Counter[str]:
+    """How often each term occurs in ``text`` (cached; callers must not modify it)."""
+    return Counter(terms(text))
+
+
 def indexed_text(value: dict[str, Any]) -> str:
     """The text of a stored value that recall reads: its indexed fields, joined."""
     parts = [value.get(field) for field in INDEXED_FIELDS]
@@ -79,7 +85,7 @@ def bm25_scores(
     query_terms = set(terms(query))
     if not query_terms or not documents:
         return [0.0] * len(documents)
-    counted = [Counter(terms(document)) for document in documents]
+    counted = [term_counts(document) for document in documents]
     lengths = [len(counts) for counts in counted]
     average = (sum(lengths) / len(lengths)) or 1.0
     frequency = Counter(term for counts in counted for term in query_terms & counts.keys())
