@@ -3,9 +3,9 @@
 One user with many memories (100k at full scale) among many other users' items (1M at full
 scale); see common.py for how text and vectors are made. For each query, interleaved:
 
-- ``ours``: ``casts.memory.recall.recall`` (hybrid: BM25 over the tsvector, GIN-indexed
-  with the prefix, plus pgvector: HNSW with an iterative scan for a namespace this large; one
-  SQL statement for the candidates);
+- ``ours``: ``casts.memory.recall.recall`` (hybrid: BM25 over PostgreSQL's ``english`` text
+  search, a GIN expression index with the prefix, plus pgvector: HNSW with an iterative scan
+  for a namespace this large; one SQL statement for the candidates);
 - ``stock``: ``store.search(namespace, query=..., limit=5)`` on the raw AsyncPostgresStore.
 
 The query embedding is excluded from both: query vectors are computed before timing and

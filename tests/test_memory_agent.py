@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage, SystemMessage
-from langgraph.store.base import PutOp, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from pydantic import Field
 
-from casts.memory import memories, namespaces, recall_cache
+from casts.memory import memories, namespaces
 from casts.memory.chat import chat_model_from_env
 from casts.memory.errors import (
     ConfigurationError,
@@ -19,10 +19,10 @@ from casts.memory.errors import (
     MemoryNotFoundError,
     MissingIdentityError,
 )
+from casts.memory.persistence import open_store
 from casts.memory.queries import asearch_all
-from casts.memory.records import TeamMember, WorkspaceEntry
+from casts.memory.records import Memory, TeamMember, WorkspaceEntry
 from casts.memory.settings import Settings, using
-from casts.memory.store import GuardedStore
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from tests.conversation import authenticated, said, thread_config, tool_replies
 from tests.fake_models import ScriptedChatModel, tool_call
@@ -306,56 +306,55 @@ async def test_profile_preferences_and_team_workspace_are_in_the_prompt(
     assert "<team_workspace" not in system_prompt(model.received[4])
 
 
-class CountingStore(GuardedStore):
-    """The project's store, recording the ops of every batch (to count round trips)."""
+async def test_what_another_store_writes_is_in_the_next_turns_prompt(
+    store, settings, checkpointer, unique
+):
+    # On PostgreSQL the writer is another store on the same database (a stand-in for
+    # another server process); InMemoryStore has no other process, so it writes itself.
+    user, team = unique("fresh"), unique("team")
+    context = {"user_id": user, "team_id": team}
+    model = recording("One.", "Two.", "Three.")
+    app = agent(model, store, checkpointer)
+    async with AsyncExitStack() as stack:
+        writer = store
+        if isinstance(store.inner, AsyncPostgresStore):
+            writer = await stack.enter_async_context(open_store(settings))
+        await app.ainvoke(
+            said("what about the trip?"), thread_config(unique("t1")), context=context
+        )
+        assert "Lisbon" not in system_prompt(model.received[0])
 
-    def __init__(self, inner: GuardedStore) -> None:
-        super().__init__(inner.inner)
-        self.batches: list[list[Any]] = []
+        await memories.remember(writer, user, "The trip to Lisbon is in May")
+        await writer.aput(namespaces.user_preferences(user), "tone", {"value": "brief"})
+        await writer.aput(namespaces.user_profile(user), "city", {"value": "Porto"})
+        member = TeamMember(role="member", added_by=user)
+        await writer.aput(namespaces.team_members(team), user, member.to_value())
+        entry = WorkspaceEntry(value={"status": "budget approved"}, updated_by=user)
+        await writer.aput(namespaces.team_workspace(team), "plan", entry.to_value())
+        await app.ainvoke(
+            said("what about the trip?"), thread_config(unique("t2")), context=context
+        )
+        prompt = system_prompt(model.received[1])
+        assert "The trip to Lisbon is in May" in prompt.split("<memories>")[1]
+        assert '"tone": "brief"' in prompt.split("<preferences>")[1]
+        assert "Porto" in prompt
+        assert "budget approved" in prompt.split("<team_workspace")[1]
 
-    async def abatch(self, ops):
-        ops = list(ops)
-        self.batches.append(ops)
-        return await super().abatch(ops)
-
-
-async def test_context_is_loaded_in_one_batch_and_not_reread(store, checkpointer, unique):
-    user, team = unique("batch"), unique("team")
-    counting = CountingStore(store)
-    model = recording(
-        tool_call("get_preference", **{"name": "theme"}),
-        tool_call("get_preference", **{"name": "x"}),
-        "Ok.",
-    )
-    await agent(model, counting, checkpointer).ainvoke(
-        said("hello"), thread_config(unique("t")), context={"user_id": user, "team_id": team}
-    )
-    profile_ns = namespaces.user_profile(user)
-    loads = [
-        ops
-        for ops in counting.batches
-        if any(isinstance(op, SearchOp) and op.namespace_prefix == profile_ns for op in ops)
-    ]
-    read = [
-        profile_ns,
-        namespaces.user_preferences(user),
-        namespaces.team_members(team),
-        namespaces.team_workspace(team),
-    ]
-    # get_preference reads the profile itself (twice); the load node read it once: in one
-    # batch together with the preferences and the team workspace or, on PostgreSQL, from
-    # the process's copies of them, brought up to date in one statement with the memories'.
-    # On PostgreSQL get_preference's reads go straight to the table (queries.asearch_all),
-    # so no profile search passes through the store's batches at all.
-    if isinstance(store.inner, AsyncPostgresStore):
-        assert loads == []
-        cache = recall_cache.cache_for(store.inner)
-        assert all(cache.holds(namespace) for namespace in read)
-        assert cache.holds(namespaces.user_memories(user))
-    else:
-        assert len(loads) == 3
-        assert [getattr(op, "namespace_prefix", None) or op.namespace for op in loads[0]] == read
-    assert not any(isinstance(op, PutOp) for ops in counting.batches for op in ops)
+        # Changed and removed by the writer: the next turn shows the change, nothing stale.
+        key = memories.memory_key("The trip to Lisbon is in May")
+        await writer.aput(
+            namespaces.user_memories(user),
+            key,
+            Memory(content="The trip to Lisbon moved to June").to_value(),
+        )
+        await writer.adelete(namespaces.user_preferences(user), "tone")
+        await app.ainvoke(
+            said("what about the trip?"), thread_config(unique("t3")), context=context
+        )
+        prompt = system_prompt(model.received[2])
+        assert "The trip to Lisbon moved to June" in prompt.split("<memories>")[1]
+        assert "in May" not in prompt
+        assert '"tone"' not in prompt
 
 
 async def test_served_graph_without_api_key_names_the_settings(store, checkpointer, unique):

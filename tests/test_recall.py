@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces, recall_sql
-from casts.memory import recall as recall_module
 from casts.memory.errors import InvalidNamespaceError, InvalidValueError
 from casts.memory.fusion import Weights
 from casts.memory.ingest import put_many, puts
@@ -128,21 +129,6 @@ async def test_lexical_only_without_embeddings(backend, tmp_path, unique, databa
         assert found[0].value["content"] == "The recital is on the ninth of June"
 
 
-async def test_postgres_ranks_in_the_database(backend, store, unique, monkeypatch):
-    async def load_everything(*args, **kwargs):
-        raise AssertionError("recall loaded the whole namespace into Python")
-
-    monkeypatch.setattr(recall_module, "asearch_all", load_everything)
-    space = namespaces.user_memories(unique("sql"))
-    await remember(store, space, [*FILLER, "Booked flights to Reykjavik"])
-    if backend == "memory":
-        with pytest.raises(AssertionError):
-            await recall(store, space, "Reykjavik flights")
-        return
-    found = await recall(store, space, "Reykjavik flights", limit=1)
-    assert found[0].value["content"] == "Booked flights to Reykjavik"
-
-
 async def test_postgres_migration_is_idempotent(fresh_database, tmp_path):
     settings = settings_for("postgres", fresh_database, tmp_path)
     async with open_store(settings):
@@ -215,92 +201,102 @@ async def test_postgres_semantic_signal_finds_all_of_a_small_namespace(
             assert len(found.semantic) >= len(FILLER) - 1
 
 
-async def test_postgres_query_with_more_terms_than_slots(
-    fresh_database, tmp_path, unique, monkeypatch
+# What an earlier version installed for recall, in the shape it had: a generated column
+# made by a PL/pgSQL analyzer with its index, and a change log fed by triggers on both of
+# LangGraph's tables.
+_EARLIER_SCHEMA = [
+    """CREATE FUNCTION memory_casts_terms(document text) RETURNS tsvector
+       LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN
+           RETURN to_tsvector('simple', document); END $f$""",
+    "ALTER TABLE store ADD COLUMN content_tsv tsvector GENERATED ALWAYS AS "
+    "(memory_casts_terms(coalesce(value->>'content', ''))) STORED",
+    "CREATE INDEX store_prefix_content_tsv_idx ON store USING gin (content_tsv)",
+    "CREATE TABLE memory_casts_changes (prefix text, key text, xid xid8)",
+    "CREATE TABLE memory_casts_changes_pruned (pruned_through xid8)",
+    """CREATE FUNCTION memory_casts_changes_since(namespaces text[], since xid8[])
+       RETURNS SETOF text LANGUAGE sql AS $f$ SELECT prefix FROM memory_casts_changes $f$""",
+    """CREATE FUNCTION memory_casts_log_changes() RETURNS trigger LANGUAGE plpgsql AS $f$
+       BEGIN INSERT INTO memory_casts_changes (prefix, key, xid)
+             SELECT prefix, key, pg_current_xact_id() FROM changed_rows;
+             RETURN NULL; END $f$""",
+    *(
+        f"CREATE TRIGGER memory_casts_log_changes_{event} AFTER {event.upper()} ON {table} "
+        f"REFERENCING {'OLD' if event == 'delete' else 'NEW'} TABLE AS changed_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION memory_casts_log_changes()"
+        for table in ("store", "store_vectors")
+        for event in ("insert", "update", "delete")
+    ),
+]
+
+_LEFTOVERS = """
+SELECT (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE c.relname IN ('store', 'store_vectors') AND NOT t.tgisinternal) AS triggers,
+    (SELECT count(*) FROM pg_attribute WHERE attrelid = 'store'::regclass
+        AND attname = 'content_tsv' AND NOT attisdropped) AS columns,
+    (SELECT count(*) FROM pg_proc WHERE proname IN
+        ('memory_casts_terms', 'memory_casts_log_changes', 'memory_casts_changes_since'))
+        AS functions,
+    (SELECT count(*) FROM pg_class WHERE relname LIKE 'memory_casts_changes%%') AS tables
+"""
+
+
+async def test_postgres_database_of_an_earlier_version_is_migrated_forward(
+    fresh_database, tmp_path, unique
 ):
-    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
-        space = namespaces.user_memories(unique("slots"))
-        await remember(store, space, [*FILLER, "My sister adopted a greyhound named Comet"])
-
-        async def lexical_scores() -> dict:
-            found = await recall_sql.postgres_candidates(
-                store.inner,
-                space,
-                "sister greyhound Comet adopted movie garden",
-                filter=None,
-                pool=50,
-                weights=Weights(1.0),
-            )
-            return found.lexical
-
-        expected = await lexical_scores()
-        monkeypatch.setattr(recall_sql, "slots_for", lambda text: 1)
-        assert await lexical_scores() == expected
-        assert len(expected) == 3
+    settings = settings_for("postgres", fresh_database, tmp_path)
+    space = namespaces.user_memories(unique("earlier"))
+    async with open_store(settings) as store:
+        await remember(store, space, [*FILLER, "Booked flights to Reykjavik"])
+    async with await psycopg.AsyncConnection.connect(fresh_database, autocommit=True) as conn:
+        await conn.execute(f"DROP INDEX {LEXICAL_INDEX}")
+        for statement in _EARLIER_SCHEMA:
+            await conn.execute(statement)
+        await ensure_lexical_index(conn)
+        cursor = await conn.execute(_LEFTOVERS)
+        assert await cursor.fetchone() == (0, 0, 0, 0)
+        cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (LEXICAL_INDEX,))
+        assert (await cursor.fetchone())[0] is True
+    async with open_store(settings) as store:
+        await store.aput(space, "new", memory("Renewed my passport in Lagos"))
+        assert (await recall(store, space, "Reykjavik flights", limit=1))[0].key == "m6"
+        assert (await recall(store, space, "passport Lagos", limit=1))[0].key == "new"
 
 
-def _cte_rows(plan: dict, name: str) -> float:
-    """Rows the plan's CTE ``name`` produced (EXPLAIN ANALYZE, JSON)."""
-    if plan.get("Subplan Name") == f"CTE {name}":
-        return plan["Actual Rows"]
-    for child in plan.get("Plans", []):
-        found = _cte_rows(child, name)
-        if found >= 0:
-            return found
-    return -1
-
-
-@pytest.mark.parametrize(
-    ("pool", "reads_common", "filter"),
-    [
-        (20, False, None),
-        (60, True, None),
-        (20, False, {"stars": {"$gte": 1}}),
-        (60, True, {"stars": {"$gte": 1}}),
-    ],
-)
-async def test_postgres_common_terms_pruned_without_changing_the_ranking(
-    pool, reads_common, filter, fresh_database, tmp_path, unique, monkeypatch
-):
-    # "coffee" is in most memories, "zebra" in 30. With room for 20, the zebra memories
-    # fill it and no coffee-only memory can beat them, so those are never read; with room
-    # for 60 they must be. Either way the scores are those of unpruned BM25. Every memory
-    # has four distinct terms, so the average length is the same however many are read.
-    # The filter leaves out a quarter of the coffee memories and none of the zebra ones.
-    words = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "juliet", "kilo"]
-    contents = [
-        " ".join(
-            [
-                "coffee" if i % 5 else "tea",
-                "zebra" if i % 10 == 3 else words[i % 9],
-                f"x{i}",
-                f"y{i}",
-            ]
+async def test_postgres_adds_no_column_or_trigger_to_langgraph_tables(fresh_database, tmp_path):
+    async with open_store(settings_for("postgres", fresh_database, tmp_path)):
+        pass
+    async with await psycopg.AsyncConnection.connect(fresh_database) as conn:
+        cursor = await conn.execute(_LEFTOVERS)
+        assert await cursor.fetchone() == (0, 0, 0, 0)
+        cursor = await conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'store'::regclass "
+            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
         )
-        for i in range(300)
-    ]
-    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
-        space = namespaces.user_memories(unique("common"))
-        items = [(f"m{i}", memory(text, stars=i % 4)) for i, text in enumerate(contents)]
-        await put_many(store, puts(space, items), progress=False)
+        columns = [name for (name,) in await cursor.fetchall()]
+    assert columns == [
+        "prefix", "key", "value", "created_at", "updated_at", "expires_at", "ttl_minutes"
+    ]  # fmt: skip
 
-        async def lexical_scores() -> dict:
-            found = await recall_sql.postgres_candidates(
-                store.inner, space, "coffee zebra", filter=filter, pool=pool, weights=Weights(1.0)
-            )
-            return found.lexical
 
-        unpruned = await lexical_scores()
-        monkeypatch.setattr(recall_sql, "COMMON_TERM_DF", 100)
-        pruned = await lexical_scores()
-        assert list(pruned) == list(unpruned)
-        assert list(pruned.values()) == pytest.approx(list(unpruned.values()))
-        assert len(pruned) == pool
+async def test_recall_over_every_namespace(store, unique):
+    word = "zq" + uuid.uuid4().hex[:10]  # in no other test's memories
+    first, second = unique("one"), unique("two")
+    await remember(store, namespaces.user_memories(first), [*FILLER, f"Bought a {word} lamp"])
+    await remember(store, namespaces.user_memories(second), [f"Returned the {word} lamp"])
+    found = await recall(store, (), f"{word} lamp", limit=2)
+    assert {(item.namespace, item.value["content"]) for item in found} == {
+        (namespaces.user_memories(first), f"Bought a {word} lamp"),
+        (namespaces.user_memories(second), f"Returned the {word} lamp"),
+    }
 
-        sql, params = recall_sql.build_query(space, filter, slots=5, semantic=False)
-        params.update(query="coffee zebra", pool=pool)
-        async with store.inner.conn.connection() as conn:
-            cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-            plan = (await cursor.fetchone())["QUERY PLAN"][0]["Plan"]
-        assert _cte_rows(plan, "docs_rare") == 30
-        assert (_cte_rows(plan, "docs_common") > 0) is reads_common
+
+async def test_rare_word_wins_among_hundreds_sharing_a_common_one(store, unique):
+    # More memories hold "coffee" than PostgreSQL analyses; the one that also holds the rare
+    # word still comes first, and repeating the common word does not beat it.
+    space = namespaces.user_memories(unique("many"))
+    contents = [f"Coffee with colleague number {i}" for i in range(400)]
+    contents[123] = "Coffee coffee coffee, every single coffee morning"
+    contents[321] = "Coffee with the zebra keeper at the zoo"
+    await remember(store, space, contents)
+    found = await hybrid_search(store, space, "coffee zebra", limit=3, weights=Weights(1.0))
+    assert found[0].key == "m321"

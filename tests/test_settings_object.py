@@ -77,7 +77,6 @@ def test_the_process_environment_is_read_like_a_mapping(monkeypatch: pytest.Monk
         "MEMORY_POOL_MAX_SIZE": "3",
         "MEMORY_TTL_SWEEP_MINUTES": "0.5",
         "MEMORY_CONNECT_TIMEOUT": "4",
-        "MEMORY_RECALL_CACHE_ITEMS": "0",
         "MEMORY_MAX_VALUE_BYTES": "1000",
         "OPENAI_API_KEY": "sk-never-sent",
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",

@@ -318,12 +318,11 @@ async def recall_memories(
 async def recall_current(
     store: BaseStore, namespace: Namespace, query: str, limit: int
 ) -> list[SearchItem]:
-    """Recall's best current memories, keeping recall's fast path for the usual case.
+    """Recall's best current memories.
 
-    A filter takes recall off the process's copy of the namespace on PostgreSQL (into one
-    SQL statement), which the agent's turn would pay for on every message. So twice
-    ``limit`` are recalled unfiltered and the superseded ones dropped; only when that
-    leaves too few while more may exist is the recall repeated with the ``CURRENT`` filter.
+    Most memories are current, so twice ``limit`` are recalled without a filter and the
+    superseded ones dropped; only when that leaves too few while more may exist is the
+    recall repeated with the ``CURRENT`` filter.
     """
     hits = await recall(store, namespace, query, limit=2 * limit)
     current = [hit for hit in hits if hit.value.get("status") != "superseded"]

@@ -36,13 +36,11 @@ from psycopg.pq import ConnStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from casts.memory import recall_cache
 from casts.memory.blocking import as_coroutine, refuse_on_event_loop
 from casts.memory.embedded import embedded_server
 from casts.memory.embeddings import INDEXED_FIELDS, make_index_config
 from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
 from casts.memory.pglocks import advisory_lock
-from casts.memory.recall_cache import RecallCache
 from casts.memory.recall_sql import ensure_lexical_index
 from casts.memory.settings import Settings, current
 from casts.memory.store import GuardedStore, PatchedInMemoryStore
@@ -242,7 +240,6 @@ async def _postgres_store(
             "sweep_interval_minutes": settings.ttl_sweep_minutes,  # type: ignore[typeddict-item]
         }
         store = AsyncPostgresStore(pool, index=index, ttl=ttl)  # type: ignore[arg-type]
-        recall_cache.attach(store, RecallCache(settings.recall_cache_items))
         dims = str(index["dims"]) if index else "-"
 
         async def setup() -> None:

@@ -8,13 +8,13 @@ hinges on.
 
 Where the work happens depends on the backend:
 
-- PostgreSQL (``AsyncPostgresStore``): the process's copy of the namespace, caught up with
-  the database in one short statement and scored like InMemoryStore's
-  (``casts.memory.recall_cache``); where no copy applies (a filter, every namespace, a
-  namespace too large to copy), one SQL statement, full-text index plus pgvector
-  (``casts.memory.recall_sql``), of which only the candidates travel to Python.
-- any other store (InMemoryStore): BM25 in Python over the namespace's items, the store's
-  own vector search for the semantic candidates.
+- PostgreSQL (``AsyncPostgresStore``): one SQL statement per query, PostgreSQL's full-text
+  search plus pgvector (``casts.memory.recall_sql``), of which only the candidates travel
+  to Python. Nothing is kept between queries, so every process sees every write at once.
+- any other store (InMemoryStore): BM25 in Python over the namespace's items
+  (``casts.memory.lexical``), the store's own vector search for the semantic candidates.
+
+Both hand each signal's candidates to the one fusion (``casts.memory.fusion``).
 
 Without embeddings (``MEMORY_EMBEDDINGS=none``) recall is lexical only; when no word of the
 query occurs and there is no semantic signal, it returns the store's plain listing.
@@ -29,11 +29,9 @@ from langgraph.store.base import BaseStore, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
 from casts.memory.fusion import Candidates, Weights
-from casts.memory.lexical import bm25_scores
+from casts.memory.lexical import bm25_scores, indexed_text
 from casts.memory.namespaces import Namespace
 from casts.memory.queries import asearch_all
-from casts.memory.recall_cache import cache_for
-from casts.memory.recall_index import indexed_text
 from casts.memory.recall_sql import postgres_candidates, refresh_ttl
 from casts.memory.store import check_op
 
@@ -77,8 +75,8 @@ async def hybrid_search(
         return await store.asearch(namespace, filter=filter, limit=limit)
     inner = getattr(store, "inner", store)
     if isinstance(inner, AsyncPostgresStore):
-        candidates = await _postgres_candidates(
-            inner, tuple(namespace), query, filter, weights, limit
+        candidates = await postgres_candidates(
+            inner, tuple(namespace), query, filter=filter, pool=weights.pool(limit), weights=weights
         )
     else:
         candidates = await _python_candidates(
@@ -90,28 +88,6 @@ async def hybrid_search(
     if isinstance(inner, AsyncPostgresStore):
         expiring = [item for item in found if (item.namespace, item.key) in candidates.expiring]
         await refresh_ttl(inner, expiring)
-    return found
-
-
-async def _postgres_candidates(
-    store: AsyncPostgresStore,
-    namespace: Namespace,
-    query: str,
-    filter: dict[str, Any] | None,
-    weights: Weights,
-    limit: int,
-) -> Candidates:
-    """From the process's copy of the namespace when it can answer, else in SQL."""
-    pool = weights.pool(limit)
-    found = None
-    if not filter:
-        found = await cache_for(store).candidates(
-            store, namespace, query, pool=pool, weights=weights
-        )
-    if found is None:
-        found = await postgres_candidates(
-            store, namespace, query, filter=filter, pool=pool, weights=weights
-        )
     return found
 
 

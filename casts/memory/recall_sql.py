@@ -4,37 +4,33 @@ Loading a user's whole memory into Python for every query does not scale; here P
 finds the candidates and only they come back, from one statement (one round trip; the
 query's terms are extracted inside it):
 
-- lexical: BM25 over the terms of ``value->>'content'``, made by the same analyzer as on
-  the Python side (``casts.memory.analyzer_sql``: same words, stop words and stemmer, so
-  an item ranks the same on both backends), kept in a generated column of ``store``. Its
-  GIN index is on ``(prefix, content_tsv)`` (``btree_gin``), so the index itself answers
-  "items of *this* namespace containing any query term": cost follows the user's matching
-  memories, not every user's. Items are read for the query's rare terms; a term common in
-  the namespace (judged on a sample) only adds to their scores, and its own items are read
-  only when MaxScore's bound says they could still rank (``_lexical_ctes``), so the
-  ranking stays exact. A rare term's document frequency is counted over the items read,
-  which hold every occurrence, so its IDF is exact; a common term's is estimated from the
-  sample. Term frequency is the real one up to ``MAX_TERM_FREQUENCY``, as in Python, read
-  off ``ts_rank`` (``_term_frequency``); length is the number of distinct terms, on both
-  backends.
+- lexical: BM25 over PostgreSQL's own ``english`` text search of ``value->>'content'``
+  (``LEXICAL_DOCUMENT``). A GIN expression index on ``(prefix, LEXICAL_DOCUMENT)``
+  (``btree_gin``) answers "items of *this* namespace containing this term", so the cost
+  follows the user's matching memories, not every user's. The query's terms are
+  ``to_tsvector('english', query)``'s lexemes. Every matching item is found, so each term's
+  document frequency is exact; only a shortlist of them is analysed for the term
+  frequencies and lengths of BM25 (``_lexical_ctes``), which makes the backends rank
+  slightly differently when many items match.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
   statement by the namespace's size: up to ``EXACT_SCAN_LIMIT`` items an exact scan of the
-  namespace (its primary-key index; a few ms per 10k vectors); above it the HNSW index
-  through ``memory_casts_nearest``, a function that turns on pgvector's iterative scan for
-  itself only, so the scan continues until the namespace's nearest are found (a large
-  namespace is a large share of the index, so that is quick).
+  namespace (its primary-key index); above it the HNSW index through
+  ``memory_casts_nearest``, a function that turns on pgvector's iterative scan for itself
+  only, so the scan continues until the namespace's nearest are found.
 
 The same scope applies to both: namespace prefix, the filter (ranges compared as numbers,
 like ``GuardedStore``), expired items left out. ``refresh_ttl`` extends the TTL of the items
 finally returned when the store refreshes on read.
+
+Nothing is added to LangGraph's tables but an index; ``ensure_lexical_index`` also removes
+what earlier versions added (a generated column, triggers, a change log, PL/pgSQL).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,71 +39,58 @@ from typing import Any
 from langgraph.store.base import SearchItem
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
-from casts.memory import change_log
-from casts.memory.analyzer_sql import ANALYZER_COMMENT, TERMS_FUNCTION, function_sql
 from casts.memory.errors import InvalidValueError
 from casts.memory.fusion import Candidates, ItemId, Weights
 from casts.memory.lexical import K1, MAX_TERM_FREQUENCY, B
 from casts.memory.pglocks import advisory_lock
 from casts.memory.sql_scope import namespace_of, prefix_of, within_namespace
 
-LEXICAL_COLUMN = "content_tsv"
-LEXICAL_INDEX = "store_prefix_content_tsv_idx"
+# The searchable form of a memory, over alias ``s``; the index is on the same expression
+# (the planner matches it whatever the alias), so it must stay exactly this.
+LEXICAL_DOCUMENT = "to_tsvector('english'::regconfig, coalesce(s.value->>'content', ''))"
+LEXICAL_INDEX = "memory_casts_store_content_idx"
 NEAREST_FUNCTION = "memory_casts_nearest"
 # Namespaces up to this many items get an exact vector scan (its cost grows with the
-# namespace, ~0.4 ms per 1k vectors); larger ones the HNSW index, whose filtered scan costs
-# more the smaller the namespace's share of the index. Measured among 1.1M items: exact
-# 4 ms vs HNSW 78 ms p50 for 10k vectors, exact 40 ms vs HNSW 8 ms for 100k.
+# namespace); larger ones the HNSW index, whose filtered scan costs more the smaller the
+# namespace's share of the index.
 EXACT_SCAN_LIMIT = 40_000
+# How many times the candidates asked for the lexical side analyses (see ``_lexical_ctes``).
+SHORTLIST_FACTOR = 4
 _MIGRATION_LOCK_KEY = 72_317_010
-# A query term in more of the namespace's items than this is "common": items are not read
-# for it alone (see ``_lexical_ctes``), so small namespaces never prune.
-COMMON_TERM_DF = 1_000
-# Items of the namespace read to tell common terms from rare ones (~1 ms).
-TERM_SAMPLE = 1_000
-# Most a term adds to any item's score per unit of its IDF (MaxScore's bound): BM25's
-# tf (k1 + 1) / (tf + norm) at the largest counted tf and the smallest norm (length 0).
-TERM_BOUND = MAX_TERM_FREQUENCY * (K1 + 1) / (MAX_TERM_FREQUENCY + K1 * (1 - B))
 
-# The searchable form of each memory, computed by PostgreSQL on every write (a generated
-# column: LangGraph's own INSERT/UPDATE keep it current) and indexed for ``@@`` together
-# with the prefix (``btree_gin``; ``COLLATE "C"`` makes equality the same in any database
-# collation). Analysing the text at query time costs ~100 us per matching item, too slow
-# for 10k memories. The column is rebuilt (dropped and added again: one rewrite of
-# ``store``) when it was made by another analyzer: PostgreSQL's ``english`` one before
-# ``TERMS_FUNCTION`` existed, or an earlier ``ANALYZER_VERSION``. The nearest-vector
-# function scopes pgvector's iterative scan to itself: set for a whole connection, it would
-# also slow the stock ``store.search`` of small namespaces (the scan then walks much of the
-# index looking for their vectors).
-_LEXICAL_COLUMN_SQL = (
-    f"ADD COLUMN {LEXICAL_COLUMN} tsvector GENERATED ALWAYS AS "
-    f"({TERMS_FUNCTION}(coalesce(value->>'content', ''))) STORED"
-)
-LEXICAL_MIGRATION = (
+# ``COLLATE "C"`` makes the prefix equality the same in any database collation.
+_INDEX_MIGRATION = (
+    "CREATE EXTENSION IF NOT EXISTS btree_gin",
     f'CREATE INDEX IF NOT EXISTS {LEXICAL_INDEX} ON store USING gin ((prefix COLLATE "C"), '
-    f"{LEXICAL_COLUMN})",
-    "DROP INDEX IF EXISTS store_content_tsv_idx",  # the earlier index over all users at once
+    f"{LEXICAL_DOCUMENT.replace('s.value', 'value')})",
 )
-# Case mapping and letter classes of the analyzer: Unicode's, as Python's, where the
-# database has PostgreSQL's builtin Unicode collation (UTF-8, PostgreSQL 18); else the
-# database's own.
-_UNICODE_COLLATION = "pg_unicode_fast"
-# What the migration needs to know, without locks: the comment of the analyzer function
-# records its version, the column's generation expression which function made it.
-_STATE = f"""
+# What earlier versions added and recall no longer uses: the in-process copies' change log
+# (its triggers on ``store`` and ``store_vectors``, function and tables), and the generated
+# ``content_tsv`` column with its indexes and the PL/pgSQL analyzer that made it.
+_OLD_TRIGGERS = tuple(
+    f"memory_casts_log_changes_{event}" for event in ("insert", "update", "delete")
+)
+_OLD_TABLES = ("memory_casts_changes", "memory_casts_changes_pruned")
+_OLD_FUNCTIONS = (
+    "memory_casts_log_changes()",
+    "memory_casts_changes_since(text[], xid8[])",
+    "memory_casts_terms(text)",
+)
+_OLD_COLUMN = "content_tsv"
+# What the migration needs to know, read without locks.
+_STATE = """
 SELECT to_regclass(%(index)s) IS NOT NULL AS indexed,
     to_regtype('vector') IS NOT NULL AS vectors,
     to_regproc(%(nearest)s) IS NOT NULL AS nearest,
-    to_regcollation(%(collation)s) IS NOT NULL AS unicode,
-    coalesce(obj_description(to_regprocedure(%(analyzer)s), 'pg_proc') = %(comment)s
-             AND (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
-                  JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-                  WHERE d.adrelid = to_regclass('store') AND a.attname = %(column)s)
-                 LIKE %(uses)s, false) AS analyzed,
-    {change_log.READY} AS logged"""
+    EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = ANY(%(triggers)s))
+        OR EXISTS (SELECT 1 FROM unnest(%(tables)s::text[]) t WHERE to_regclass(t) IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM unnest(%(functions)s::text[]) f
+                   WHERE to_regprocedure(f) IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('store')
+                   AND attname = %(column)s AND NOT attisdropped) AS outdated"""
 # Only where the store keeps vectors (pgvector's type exists).
 NEAREST_MIGRATION = f"""
 CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n int)
@@ -119,88 +102,67 @@ CREATE OR REPLACE FUNCTION {NEAREST_FUNCTION}(prefixes text[], query vector, n i
         WHERE sv.prefix = ANY(prefixes) ORDER BY sv.embedding <=> query LIMIT n
     $$"""
 _RANGES = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-# Query terms are extracted by PostgreSQL inside the statement into a fixed number of slots
-# sized from the query's words. The analyzer makes at most one term of a word (Unicode
-# edge cases aside); a query with more terms than slots is asked again with exact slots.
-_WORD = re.compile(r"[^\W_]+")
-MAX_SLOTS = 64
 
 # Pools (or connections) whose database is known to be migrated.
 _ready: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
-    """Add the full-text column, its index and the nearest-vector function unless they exist.
+    """Make the database ready for recall, once: index, nearest-vector function, no leftovers.
 
     Run after the store's own migrations (``store.setup()``). Safe from several processes:
     the state is read without locks first, changes run under an advisory lock, after
-    reading it again. (Re)building the column rewrites ``store`` once, blocking it for a
-    while (seconds per 100k short memories); later calls are a catalog lookup.
+    reading it again. A database set up by an earlier version is migrated forward in one
+    transaction (``_drop_outdated``). Building the index analyses every item once and
+    blocks writes to ``store`` meanwhile; later calls are a catalog lookup.
     """
-    indexed, vectors, nearest, _, analyzed, logged = await _lexical_state(conn)
-    if indexed and analyzed and logged and (nearest or not vectors):
+    indexed, vectors, nearest, outdated = await _state(conn)
+    if indexed and not outdated and (nearest or not vectors):
         return
     async with advisory_lock(conn, _MIGRATION_LOCK_KEY):
-        _, vectors, _, unicode, analyzed, _ = await _lexical_state(conn)
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
-        if not analyzed:
-            await _rebuild_lexical_column(conn, _UNICODE_COLLATION if unicode else None)
-        for statement in LEXICAL_MIGRATION:
+        indexed, vectors, _, outdated = await _state(conn)
+        if outdated:
+            await _drop_outdated(conn)
+        for statement in _INDEX_MIGRATION:
             await conn.execute(statement)
-        if not analyzed:
-            await _after_rewrite(conn)
+        if not indexed:
+            # The planner needs the new expression's statistics to judge lexical scans.
+            await conn.execute("ANALYZE store")
         if vectors:
             await conn.execute(NEAREST_MIGRATION)
-        await change_log.ensure_change_log(conn)
 
 
-async def _after_rewrite(conn: AsyncConnection[Any]) -> None:
-    """Statistics and visibility map of the rewritten ``store``, now (seconds per 1M items).
-
-    Autovacuum would get to it later; until then the new column has no statistics, so the
-    planner misjudges the lexical scans, and no page is known all-visible, so recall's
-    count of a namespace on the prefix index visits the table for every item (recall over
-    100k memories took half as long again). VACUUM cannot run in a transaction: a
-    connection outside autocommit gets ANALYZE only.
-    """
-    await conn.execute("VACUUM (ANALYZE) store" if conn.autocommit else "ANALYZE store")
-
-
-async def _lexical_state(conn: AsyncConnection[Any]) -> tuple[bool, ...]:
-    """What ``ensure_lexical_index`` needs to know, from the catalog.
-
-    Returns whether the index, pgvector, the nearest-vector function and the Unicode
-    collation exist, and whether the column is made by the current analyzer.
-    """
+async def _state(conn: AsyncConnection[Any]) -> tuple[bool, ...]:
+    """Whether the index, pgvector and the nearest-vector function exist, and leftovers do."""
     params = {
         "index": LEXICAL_INDEX,
         "nearest": NEAREST_FUNCTION,
-        "collation": _UNICODE_COLLATION,
-        "analyzer": f"{TERMS_FUNCTION}(text)",
-        "comment": ANALYZER_COMMENT,
-        "column": LEXICAL_COLUMN,
-        "uses": f"%{TERMS_FUNCTION}(%",
+        "triggers": list(_OLD_TRIGGERS),
+        "tables": list(_OLD_TABLES),
+        "functions": list(_OLD_FUNCTIONS),
+        "column": _OLD_COLUMN,
     }
-    cursor = await conn.execute(_STATE, params, prepare=False)
-    return tuple(bool(value) for value in _row_values(await cursor.fetchone()))
+    async with conn.cursor(row_factory=tuple_row) as cursor:
+        await cursor.execute(_STATE, params, prepare=False)
+        return tuple(bool(value) for value in await cursor.fetchone() or ())
 
 
-async def _rebuild_lexical_column(conn: AsyncConnection[Any], collation: str | None) -> None:
-    """(Re)create the analyzer function and the column made by it, in one transaction.
+async def _drop_outdated(conn: AsyncConnection[Any]) -> None:
+    """Drop what earlier versions added to the database, in one transaction.
 
-    Dropping the old column drops its index too; ``LEXICAL_MIGRATION`` creates it again.
+    Dropping a column only marks it dropped (no rewrite of ``store``); its space is reused
+    as rows are updated, or reclaimed at once by ``VACUUM FULL store``.
     """
-    async with conn.transaction():
-        for statement in function_sql(collation):
-            await conn.execute(statement)
-        await conn.execute(
-            f"ALTER TABLE store DROP COLUMN IF EXISTS {LEXICAL_COLUMN}, {_LEXICAL_COLUMN_SQL}"
-        )
-
-
-def _row_values(row: Any) -> tuple[Any, ...]:
-    """A row's values, whatever the connection's row factory."""
-    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+    async with conn.transaction(), conn.cursor(row_factory=tuple_row) as cursor:
+        await cursor.execute("SELECT to_regclass('store_vectors') IS NOT NULL")
+        (vectors,) = await cursor.fetchone() or (False,)
+        for table in ("store", "store_vectors") if vectors else ("store",):
+            for trigger in _OLD_TRIGGERS:
+                await cursor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        await cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_OLD_TABLES)}")
+        await cursor.execute(f"ALTER TABLE store DROP COLUMN IF EXISTS {_OLD_COLUMN}")
+        for function in _OLD_FUNCTIONS:
+            await cursor.execute(f"DROP FUNCTION IF EXISTS {function}")
 
 
 @asynccontextmanager
@@ -208,8 +170,8 @@ async def store_connection(store: AsyncPostgresStore) -> AsyncIterator[AsyncConn
     """A connection of the store, its database migrated for recall.
 
     From the store's pool, or its single connection under its lock. The first use per pool
-    runs ``ensure_lexical_index`` (a catalog lookup once migrated): recall and its change
-    log must exist before anything relies on them.
+    runs ``ensure_lexical_index`` (a catalog lookup once migrated), so recall's index
+    exists before anything relies on it.
     """
     if isinstance(store.conn, AsyncConnectionPool):
         async with store.conn.connection() as conn:
@@ -227,28 +189,90 @@ async def _ensure_ready(store: AsyncPostgresStore, conn: AsyncConnection[Any]) -
         _ready.add(store.conn)
 
 
+def _population(namespace: tuple[str, ...], filter: dict[str, Any] | None, scope: str) -> str:
+    """How many items the BM25 statistics cover: the items in scope.
+
+    Without a filter that is the namespace's size, counted on the prefix index alone, which
+    is several times faster; expired items not yet swept then count too, which BM25 barely
+    notices.
+    """
+    if filter or not namespace:
+        return f"SELECT count(*) FROM store s WHERE {scope}"
+    return "SELECT n FROM size"
+
+
+def build_query(
+    namespace: tuple[str, ...],
+    filter: dict[str, Any] | None,
+    *,
+    lexical: bool,
+    semantic: bool,
+) -> tuple[str, dict[str, Any]]:
+    """The candidate query and its parameters (all but query, vector, pool and nearest).
+
+    Args:
+        namespace: The namespace prefix searched.
+        filter: The store filter.
+        lexical: Whether to rank by BM25.
+        semantic: Whether to rank by the embedding too.
+    """
+    scope, parts, conditions, params = _scope(namespace, filter)
+    ctes = [_TERMS_CTE]
+    if namespace:
+        ctes.append(_PREFIXES_CTE)
+    if lexical:
+        ctes.append(_lexical_ctes(parts, _population(namespace, filter, scope)))
+    else:
+        ctes.append(_EMPTY["lexical"])
+    ctes.append(_semantic_ctes(namespace, conditions) if semantic else _EMPTY["semantic"])
+    params.update(exact_limit=EXACT_SCAN_LIMIT)
+    return "WITH " + ",".join(ctes) + _SELECT, params
+
+
+async def postgres_candidates(
+    store: AsyncPostgresStore,
+    namespace: tuple[str, ...],
+    query: str,
+    *,
+    filter: dict[str, Any] | None,
+    pool: int,
+    weights: Weights,
+) -> Candidates:
+    """Each signal's top ``pool`` items for ``query`` under ``namespace``, from one query."""
+    semantic = weights.uses_semantic and bool(store.index_config)
+    vector = await store.embeddings.aembed_query(query) if semantic else None  # type: ignore[union-attr]
+    sql, params = build_query(namespace, filter, lexical=weights.uses_lexical, semantic=semantic)
+    params.update(query=query, pool=pool, nearest=2 * pool, vector=vector)
+    async with store_connection(store) as conn, conn.cursor(row_factory=dict_row) as cursor:
+        await cursor.execute(sql, params)
+        return _candidates(await cursor.fetchall())
+
+
 def _scope(
     namespace: tuple[str, ...], filter: dict[str, Any] | None
-) -> tuple[str, str, list[str], dict[str, Any]]:
+) -> tuple[str, list[str], list[str], dict[str, Any]]:
     """The scope of a search as SQL over alias ``s``: namespace, filter and expiry.
 
-    Returns the whole condition; the namespace's own live items, filter aside (what the
-    lexical signal samples, in key order on the primary key: a selective filter would make
-    the sample read the whole namespace); the filter's own conditions (the semantic side
-    applies them apart) and the parameters of all. The namespace itself
-    is matched as ``prefix COLLATE "C"``, which the lexical index serves together with the
-    terms; its sub-namespaces by ``LIKE``, which LangGraph's ``text_pattern_ops`` prefix
-    index serves.
+    Returns the whole condition; the same as parts whose union it is (the namespace itself,
+    matched as ``prefix COLLATE "C"``, which the lexical index serves together with the
+    terms, and its sub-namespaces, matched by ``LIKE``, which LangGraph's
+    ``text_pattern_ops`` prefix index serves: apart, each part's index finds its rows
+    without the terms being checked again on every row); the filter's own conditions (the
+    semantic side applies them apart) and the parameters of all.
     """
     alive = "(s.expires_at IS NULL OR s.expires_at > NOW())"
     params: dict[str, Any] = {}
     conditions = _filter_clauses(filter, params)
+    rest = " AND ".join([alive, *conditions])
     if not namespace:
-        return " AND ".join([alive, *conditions]), alive, conditions, params
+        return rest, [rest], conditions, params
     within, namespace_params = within_namespace("s", namespace)
     params.update(namespace_params)
-    scope = " AND ".join([alive, within, *conditions])
-    return scope, f"s.prefix = %(ns)s AND {alive}", conditions, params
+    parts = [
+        f'(s.prefix COLLATE "C") = %(ns)s AND {rest}',
+        f"s.prefix LIKE %(ns_like)s ESCAPE '\\' AND {rest}",
+    ]
+    return f"{within} AND {rest}", parts, conditions, params
 
 
 def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
@@ -281,156 +305,64 @@ def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> li
     return clauses
 
 
-def slots_for(query: str) -> int:
-    """Term slots for ``query``: one per word (at least one, at most ``MAX_SLOTS``)."""
-    return min(MAX_SLOTS, max(1, len(_WORD.findall(query))))
-
-
-# The query's distinct terms, made by the analyzer of the stored column (sorted, as
-# ``tsvector_to_array`` returns them), quoted so their characters are never operators,
-# and each as a one-term tsquery.
-_TERMS_CTE = rf"""
+# The query's distinct terms, made by PostgreSQL's ``english`` text search like the items',
+# each with a one-term tsquery (quoted, so its characters are never operators).
+_TERMS_CTE = r"""
 query_terms AS MATERIALIZED (
-    SELECT coalesce(array_length(t.quoted, 1), 0) AS found, t.quoted, t.quoted::tsquery[] AS one
-    FROM (SELECT ARRAY(
-        SELECT '''' || replace(replace(x, '\', '\\'), '''', '''''') || ''''
-        FROM unnest(tsvector_to_array({TERMS_FUNCTION}(%(query)s))) x) AS quoted) t
+    SELECT x.lexeme,
+        ('''' || replace(replace(x.lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS one
+    FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, %(query)s))) x(lexeme)
 )"""
 
 
-def _term_frequency(query: str) -> str:
-    """How often the one-term ``query`` occurs in an item, up to ``MAX_TERM_FREQUENCY``.
+def _lexical_ctes(parts: list[str], count: str) -> str:
+    """BM25 over the items in scope that hold a query term, as CTEs ending in ``lexical``.
 
-    ``ts_rank`` of a one-term query, unnormalised, is sum(1/j^2 for j in 1..tf) / (pi^2/6),
-    which grows with tf; pi^2/6 minus that sum is close to 1/(tf + 1/2), so rounding
-    recovers tf. It reads only the term's entry of the stored tsvector, as ``@@`` does.
-    0 when the term does not occur.
+    Analysing an item's text costs tens of microseconds, too slow for every one of the
+    thousands of a user's memories a common word is in. So ``hits`` finds, with the index
+    alone, each item holding a query term (one term and one part of the scope at a time),
+    which gives every term's exact document frequency; ``shortlist`` keeps the items with
+    the largest sum of their terms' IDF, ``SHORTLIST_FACTOR`` times the ``pool``; only these
+    are analysed (``analysed``: each term's frequency, up to ``MAX_TERM_FREQUENCY``, and the
+    item's number of distinct terms) and scored by BM25 as in Python, the length averaged
+    over them. Where no more items match than the shortlist holds, the scores are those
+    of BM25 over the whole scope.
     """
-    rank = f"ts_rank('{{1,1,1,1}}', s.{LEXICAL_COLUMN}, {query}, 0)::float8"
-    return (
-        f"CASE WHEN s.{LEXICAL_COLUMN} @@ {query} THEN least({MAX_TERM_FREQUENCY}, "
-        f"round(1 / (1.6449340668482264 * (1 - {rank})) - 0.5)) ELSE 0 END"
+    matched = " UNION ALL ".join(
+        f"(SELECT s.prefix, s.key FROM store s WHERE {part} AND {LEXICAL_DOCUMENT} @@ q.one)"
+        for part in parts
     )
-
-
-def _lexical_ctes(scope: str, sample_scope: str, slots: int, count: str) -> str:
-    """BM25 CTEs with one unrolled expression per term slot, common terms pruned.
-
-    A query word found in a quarter of 100k memories would make every query that has it
-    read 25k rows, though such a word barely moves a score. So, as Lucene's common-terms
-    query does, items are read for the query's *rare* terms; a *common* term (in more than
-    ``COMMON_TERM_DF`` items, judged on a sample of the namespace) adds to the score of the
-    items read anyway. MaxScore's bound keeps the ranking exact: after scoring the rare
-    terms' items, the items of a common term are read too unless the common terms up to it
-    cannot together beat the ``pool``-th score found. A rare term's document frequency is
-    counted on the items read (every item holding it is read); a common term's is estimated
-    from the sample (the namespace's own items, filter aside, scaled to the items in scope;
-    a namespace that holds only sub-namespaces is not sampled and never prunes). An
-    unfiltered namespace no larger than the sample is estimated exactly, and one of at most
-    ``COMMON_TERM_DF`` items never prunes. Whatever the estimates, the bound is computed
-    with the weights the scores use, so the top ``pool`` are those of unpruned scoring.
-
-    Unrolling the per-term frequencies (instead of joining items to terms) avoids a join,
-    sort and group over items x terms. Slots beyond the query's terms hold NULL and count nothing.
-    Length normalisation averages over the rare terms' items (or, when every term is
-    common, over the items read): the namespace's own average would cost reading all of it.
-    """
-    hits = ", ".join(
-        f"{_term_frequency(f'(SELECT one[{i + 1}] FROM query_terms)')} AS tf{i}"
-        for i in range(slots)
-    )
-    frequencies = ", ".join(
-        f"count(*) FILTER (WHERE tf{i} > 0)::float8 AS df{i}" for i in range(slots)
-    )
-    estimates = ", ".join(
-        f"count(*) FILTER (WHERE x.tsv @@ (SELECT one[{i + 1}] FROM query_terms))::float8 "
-        "* (SELECT n FROM population) / greatest(count(*), 1)"
-        for i in range(slots)
-    )
-    weights = ", ".join(
-        _idf(f"CASE WHEN sp.common[{i + 1}] THEN sp.estimate[{i + 1}] ELSE st.df{i} END")
-        for i in range(slots)
-    )
-    matches = f"s.{LEXICAL_COLUMN} @@ (SELECT {{}})"
-
-    def docs(condition: str) -> str:
-        return (
-            f"SELECT s.prefix, s.key, length(s.{LEXICAL_COLUMN})::float8 AS len, {hits} "
-            f"FROM store s WHERE {scope} AND {condition}"
-        )
-
-    def scored(source: str, length: str) -> str:
-        norm = f"{K1} * (1 - {B} + {B} * d.len / greatest({length}, 1))"
-        terms = " + ".join(
-            f"CASE WHEN d.tf{i} > 0 THEN w.idf[{i + 1}] * d.tf{i} / (d.tf{i} + {norm}) ELSE 0 END"
-            for i in range(slots)
-        )
-        return (
-            f"SELECT d.prefix, d.key, ({terms}) * {K1 + 1} AS score FROM {source} d, term_weights w"
-        )
-
-    rare_docs = docs(matches.format("rare FROM term_split"))
-    common_docs = docs(
-        f"{matches.format('terms FROM needed')} AND NOT coalesce("
-        f"{matches.format('rare FROM term_split')}, false)"
-    )
-    rare_scored = scored("docs_rare", "(SELECT dl FROM rare_stats)")
-    common_scored = scored(
-        "docs_common", "coalesce((SELECT dl FROM rare_stats), (SELECT avg(len) FROM docs_common))"
-    )
+    norm = f"{K1} * (1 - {B} + {B} * a.len / greatest(dl.len, 1))"
     return f"""
 population AS MATERIALIZED (SELECT ({count})::float8 AS n),
-term_split AS MATERIALIZED (
-    SELECT e.estimate, ARRAY(SELECT e.estimate[i] > %(common_df)s
-                             FROM generate_series(1, {slots}) i) AS common,
-        nullif(array_to_string(ARRAY(SELECT q.quoted[i] FROM generate_subscripts(q.quoted, 1) i
-                                     WHERE e.estimate[i] <= %(common_df)s), ' | '),
-            '')::tsquery AS rare
-    FROM query_terms q, (
-        SELECT ARRAY[{estimates}] AS estimate
-        FROM (SELECT s.{LEXICAL_COLUMN} AS tsv FROM store s WHERE {sample_scope}
-              ORDER BY s.prefix, s.key LIMIT %(sample)s) x) e
+hits AS MATERIALIZED (
+    SELECT m.prefix, m.key, q.lexeme FROM query_terms q CROSS JOIN LATERAL ({matched}) m
 ),
-docs_rare AS MATERIALIZED (
-    {rare_docs}
-),
-rare_stats AS MATERIALIZED (SELECT avg(len) AS dl, {frequencies} FROM docs_rare),
 term_weights AS MATERIALIZED (
-    SELECT ARRAY[{weights}] AS idf FROM term_split sp, rare_stats st, population p
+    SELECT f.lexeme, ln(1 + (greatest(p.n, f.df) - f.df + 0.5) / (f.df + 0.5)) AS idf
+    FROM (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme) f, population p
 ),
-lexical_rare AS MATERIALIZED (
-    {rare_scored}
-    ORDER BY score DESC, d.key LIMIT %(pool)s
+shortlist AS MATERIALIZED (
+    SELECT h.prefix, h.key FROM hits h JOIN term_weights w USING (lexeme)
+    GROUP BY h.prefix, h.key ORDER BY sum(w.idf) DESC, h.prefix, h.key
+    LIMIT %(pool)s * {SHORTLIST_FACTOR}
 ),
-needed AS MATERIALIZED (
-    SELECT nullif(array_to_string(array_agg(c.quoted) FILTER (WHERE c.reach >= th.theta),
-        ' | '), '')::tsquery AS terms
-    FROM (SELECT q.quoted[i] AS quoted,
-            sum(w.idf[i]) OVER (ORDER BY w.idf[i], i) * {TERM_BOUND} AS reach
-          FROM query_terms q, term_split sp, term_weights w,
-              generate_subscripts(q.quoted, 1) i
-          WHERE sp.common[i]) c,
-        (SELECT CASE WHEN count(*) < %(pool)s THEN 0 ELSE min(score) END AS theta
-         FROM lexical_rare) th
-),
-docs_common AS MATERIALIZED (
-    {common_docs}
+analysed AS MATERIALIZED (
+    SELECT d.prefix, d.key, length(d.document)::float8 AS len, t.lexeme,
+        least(cardinality(t.positions), {MAX_TERM_FREQUENCY})::float8 AS tf
+    FROM (SELECT s.prefix, s.key, {LEXICAL_DOCUMENT} AS document
+          FROM shortlist l JOIN store s ON s.prefix = l.prefix AND s.key = l.key OFFSET 0) d
+    CROSS JOIN LATERAL unnest(d.document) t
+    WHERE t.lexeme IN (SELECT lexeme FROM term_weights)
 ),
 lexical AS MATERIALIZED (
-    SELECT prefix, key, score FROM lexical_rare
-    UNION ALL
-    {common_scored}
-    ORDER BY score DESC, key LIMIT %(pool)s
+    SELECT a.prefix, a.key, sum(w.idf * a.tf * {K1 + 1} / (a.tf + {norm})) AS score
+    FROM analysed a JOIN term_weights w USING (lexeme)
+    CROSS JOIN (SELECT avg(len) AS len FROM (SELECT DISTINCT prefix, key, len FROM analysed) x) dl
+    GROUP BY a.prefix, a.key ORDER BY score DESC, a.prefix, a.key LIMIT %(pool)s
 )"""
 
 
-def _idf(df: str) -> str:
-    """BM25's inverse document frequency of a term in ``df`` of ``p.n`` items."""
-    return f"ln(1 + (greatest(p.n, {df}) - {df} + 0.5) / ({df} + 0.5))"
-
-
-# The namespace and its sub-namespaces (the prefixes ``store_vectors`` is keyed by), and
-# how many items they hold (counted on LangGraph's prefix index).
 _PREFIXES_CTE = r"""
 prefixes AS MATERIALIZED (
     SELECT %(ns)s::text AS prefix, (SELECT count(*) FROM store WHERE prefix = %(ns)s) AS n
@@ -469,13 +401,17 @@ nearest AS MATERIALIZED (
     LIMIT %(nearest)s
 )"""
 
+# Expired items left out by looking each nearest one up on the primary key (``LATERAL``
+# with ``LIMIT``: a plain join may hash the whole ``store`` table instead).
 _SEMANTIC_CTE = """
 semantic AS MATERIALIZED (
     SELECT n.prefix, n.key, 1 - min(n.distance) AS score
-    FROM nearest n JOIN store s ON s.prefix = n.prefix AND s.key = n.key
-    WHERE s.expires_at IS NULL OR s.expires_at > NOW()
+    FROM nearest n CROSS JOIN LATERAL (
+        SELECT 1 FROM store s WHERE s.prefix = n.prefix AND s.key = n.key
+            AND (s.expires_at IS NULL OR s.expires_at > NOW()) LIMIT 1) alive
     GROUP BY n.prefix, n.key ORDER BY score DESC, n.key LIMIT %(pool)s
 )"""
+
 
 _EMPTY = {
     "lexical": "lexical AS (SELECT NULL::text AS prefix, NULL::text AS key, "
@@ -486,10 +422,9 @@ _EMPTY = {
 
 _SELECT = """
 SELECT s.prefix, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes,
-    l.score AS lexical, m.score AS semantic, q.found AS terms_found
+    l.score AS lexical, m.score AS semantic
 FROM (SELECT prefix, key FROM lexical UNION SELECT prefix, key FROM semantic) c
 JOIN store s ON s.prefix = c.prefix AND s.key = c.key
-CROSS JOIN query_terms q
 LEFT JOIN lexical l ON l.prefix = c.prefix AND l.key = c.key
 LEFT JOIN semantic m ON m.prefix = c.prefix AND m.key = c.key
 """
@@ -515,18 +450,6 @@ async def refresh_ttl(store: AsyncPostgresStore, items: list[SearchItem]) -> Non
         )
 
 
-def _population(namespace: tuple[str, ...], filter: dict[str, Any] | None, scope: str) -> str:
-    """How many items the BM25 statistics cover: the items in scope.
-
-    Without a filter that is the namespace's size, counted on the prefix index alone, which
-    is several times faster; expired items not yet swept then count too, which BM25 barely
-    notices.
-    """
-    if filter or not namespace:
-        return f"SELECT count(*) FROM store s WHERE {scope}"
-    return "SELECT n FROM size"
-
-
 def _semantic_ctes(namespace: tuple[str, ...], conditions: list[str]) -> str:
     """The semantic CTEs; ``conditions`` are the store filter's, over alias ``s``."""
     if not namespace:
@@ -539,60 +462,6 @@ def _semantic_ctes(namespace: tuple[str, ...], conditions: list[str]) -> str:
         where="".join(f" AND {condition}" for condition in conditions),
     )
     return nearest + "," + _SEMANTIC_CTE
-
-
-def build_query(
-    namespace: tuple[str, ...],
-    filter: dict[str, Any] | None,
-    *,
-    slots: int,
-    semantic: bool,
-) -> tuple[str, dict[str, Any]]:
-    """The candidate query and its parameters (all but query, vector, pool and nearest).
-
-    Args:
-        namespace: The namespace prefix searched.
-        filter: The store filter.
-        slots: Term slots of the lexical signal (``slots_for``); 0 leaves it out.
-        semantic: Whether to rank by the embedding too.
-    """
-    scope, sample_scope, conditions, params = _scope(namespace, filter)
-    ctes = [_TERMS_CTE]
-    if namespace:
-        ctes.append(_PREFIXES_CTE)
-    if slots:
-        count = _population(namespace, filter, scope)
-        ctes.append(_lexical_ctes(scope, sample_scope, slots, count))
-    else:
-        ctes.append(_EMPTY["lexical"])
-    ctes.append(_semantic_ctes(namespace, conditions) if semantic else _EMPTY["semantic"])
-    params.update(exact_limit=EXACT_SCAN_LIMIT, common_df=COMMON_TERM_DF, sample=TERM_SAMPLE)
-    return "WITH " + ",".join(ctes) + _SELECT, params
-
-
-async def postgres_candidates(
-    store: AsyncPostgresStore,
-    namespace: tuple[str, ...],
-    query: str,
-    *,
-    filter: dict[str, Any] | None,
-    pool: int,
-    weights: Weights,
-) -> Candidates:
-    """Each signal's top ``pool`` items for ``query`` under ``namespace``, from one query."""
-    semantic = weights.uses_semantic and bool(store.index_config)
-    vector = await store.embeddings.aembed_query(query) if semantic else None  # type: ignore[union-attr]
-    slots = slots_for(query) if weights.uses_lexical else 0
-    async with store_connection(store) as conn, conn.cursor(row_factory=dict_row) as cursor:
-        while True:
-            sql, params = build_query(namespace, filter, slots=slots, semantic=semantic)
-            params.update(query=query, pool=pool, nearest=2 * pool, vector=vector)
-            await cursor.execute(sql, params)
-            rows = await cursor.fetchall()
-            terms = rows[0]["terms_found"] if rows else 0
-            if not slots or terms <= slots:
-                return _candidates(rows)
-            slots = terms
 
 
 def _candidates(rows: list[dict[str, Any]]) -> Candidates:

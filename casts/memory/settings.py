@@ -36,7 +36,6 @@ from casts.memory.errors import ConfigurationError
 Backend = Literal["postgres", "embedded", "memory"]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-DEFAULT_RECALL_CACHE_ITEMS = 50_000
 DEFAULT_MAX_VALUE_BYTES = 256 * 1024
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
@@ -73,8 +72,6 @@ class Settings(BaseSettings):
         ttl_sweep_minutes: ``MEMORY_TTL_SWEEP_MINUTES``, how often expired items are deleted.
         connect_timeout_s: ``MEMORY_CONNECT_TIMEOUT``, how long to wait for PostgreSQL before
             giving up with an error.
-        recall_cache_items: ``MEMORY_RECALL_CACHE_ITEMS``, items of recalled namespaces each
-            process keeps in memory on PostgreSQL; 0 recalls in SQL every time.
         max_value_bytes: ``MEMORY_MAX_VALUE_BYTES``, the largest JSON encoding of one value.
         openai_api_key: ``OPENAI_API_KEY``, for the chat model and OpenAI embeddings.
         openai_base_url: ``OPENAI_BASE_URL``, an OpenAI-compatible server instead of OpenAI.
@@ -115,7 +112,6 @@ class Settings(BaseSettings):
     pool_max_size: int = _env("MEMORY_POOL_MAX_SIZE", 10, ge=1)
     ttl_sweep_minutes: float = _env("MEMORY_TTL_SWEEP_MINUTES", 5.0, gt=0, allow_inf_nan=False)
     connect_timeout_s: float = _env("MEMORY_CONNECT_TIMEOUT", 20.0, gt=0, allow_inf_nan=False)
-    recall_cache_items: int = _env("MEMORY_RECALL_CACHE_ITEMS", DEFAULT_RECALL_CACHE_ITEMS, ge=0)
     max_value_bytes: int = _env("MEMORY_MAX_VALUE_BYTES", DEFAULT_MAX_VALUE_BYTES, ge=1)
     openai_api_key: SecretStr | None = _env("OPENAI_API_KEY")
     openai_base_url: str | None = _env("OPENAI_BASE_URL")

@@ -1,7 +1,7 @@
 """A namespace as a condition over a table's ``prefix`` column, in SQL.
 
 LangGraph keys items by ``prefix``: the namespace's labels joined with ".". Recall and the
-change log both ask for "this namespace and everything under it".
+store queries ask for "this namespace and everything under it".
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def namespace_of(prefix: str) -> tuple[str, ...]:
 def within_namespace(alias: str, namespace: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     """``alias.prefix`` in ``namespace`` or under it, as SQL with parameters ``ns``, ``ns_like``.
 
-    The namespace itself is matched as ``prefix COLLATE "C"`` (what the lexical and
-    change-log indexes serve), its sub-namespaces by ``LIKE`` (LangGraph's
+    The namespace itself is matched as ``prefix COLLATE "C"`` (what the lexical index
+    serves), its sub-namespaces by ``LIKE`` (LangGraph's
     ``text_pattern_ops`` prefix index).
     """
     path = prefix_of(namespace)

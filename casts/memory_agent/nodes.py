@@ -14,10 +14,9 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, GetOp, SearchItem, SearchOp
 
 from casts.base_node import AsyncBaseNode
-from casts.memory import memories, namespaces, recall_cache
+from casts.memory import memories, namespaces
 from casts.memory.context import MemoryContext
 from casts.memory.identity import Identity, resolve_identity
-from casts.memory.recall_cache import namespace_read
 from casts.memory.records import TeamMember
 from casts.memory.store import check_op, require_store
 from casts.memory.workspace import team_role
@@ -44,13 +43,11 @@ async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
     """Read everything the agent should know this turn.
 
     Profile, preferences and (when the run names a team) the user's membership of the team
-    and the team workspace are read together with recall's memories. On PostgreSQL the
-    process's copies of those namespaces are brought up to date in one statement and
-    answer everything (``recall_cache.reading``); elsewhere the reads are one ``abatch``,
-    run concurrently with recall. Either way the turn waits for one round trip. The
-    workspace is kept only when ``workspace.team_role`` admits the user (the rule the
-    team_workspace cast and the HTTP store API apply), so naming someone else's team
-    reveals nothing.
+    and the team workspace are one ``abatch``, run concurrently with recall, so the turn
+    waits for the slower of the two, not their sum. Everything is read from the store
+    itself, so a write by any process shows on the next turn. The workspace is kept only
+    when ``workspace.team_role`` admits the user (the rule the team_workspace cast and the
+    HTTP store API apply), so naming someone else's team reveals nothing.
     """
     user_id = identity.require_user()
     ops = [
@@ -64,18 +61,10 @@ async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
         ]
     for position, op in enumerate(ops):
         check_op(op, position)
-    recalled_in = [namespaces.user_memories(user_id)] if query else []
-    async with recall_cache.reading(store, [*map(namespace_read, ops), *recalled_in]) as reads:
-        relevant = (
-            memories.recall_memories(store, user_id, query, RELEVANT_MEMORIES)
-            if query
-            else _nothing()
-        )
-        if reads is not None:
-            results: list[Any] = [reads.run(op) for op in ops]
-            recalled = await relevant
-        else:
-            results, recalled = await asyncio.gather(store.abatch(ops), relevant)
+    relevant = (
+        memories.recall_memories(store, user_id, query, RELEVANT_MEMORIES) if query else _nothing()
+    )
+    results, recalled = await asyncio.gather(store.abatch(ops), relevant)
     profile, preferences, *team = results
     known: Known = {
         "profile": _values(profile),
