@@ -1,12 +1,12 @@
 """Combine the lexical and the semantic ranking of recall into one.
 
 Both backends hand over the same thing -- each signal's top candidates with their raw
-scores -- and fuse here, so an item ranks the same on InMemoryStore and on PostgreSQL.
+scores -- and fuse here, so the blend is written once for InMemoryStore and PostgreSQL.
 
 The blend min-max scales each signal over its own candidates and mixes them with one
 weight. A normalised blend keeps how much better the best match is, which reciprocal-rank
-fusion throws away (on the LoCoMo development data RRF scored 5 points lower at R@10); an
-item one signal did not return scores 0 on that signal.
+fusion throws away (it scored lower on the development conversations: see the README's
+*Measuring recall*); an item one signal did not return scores 0 on that signal.
 """
 
 from __future__ import annotations

@@ -192,8 +192,8 @@ async def _ensure_ready(store: AsyncPostgresStore, conn: AsyncConnection[Any]) -
 def _population(namespace: tuple[str, ...], filter: dict[str, Any] | None, scope: str) -> str:
     """How many items the BM25 statistics cover: the items in scope.
 
-    Without a filter that is the namespace's size, counted on the prefix index alone, which
-    is several times faster; expired items not yet swept then count too, which BM25 barely
+    Without a filter that is the namespace's size, counted on the prefix index alone (no
+    table rows read); expired items not yet swept then count too, which BM25 barely
     notices.
     """
     if filter or not namespace:
