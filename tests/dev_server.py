@@ -31,9 +31,13 @@ def free_port() -> int:
 
 
 def test_config(directory: Path) -> Path:
-    """The project's langgraph.json without ``env``, written beside the project's."""
+    """The project's langgraph.json without ``env``, written beside the project's.
+
+    Graph paths are made absolute, so the server may run in another directory.
+    """
     config = json.loads((PROJECT / "langgraph.json").read_text())
     config["env"] = {}
+    config["graphs"] = {name: str(PROJECT / spec) for name, spec in config["graphs"].items()}
     path = PROJECT / f".langgraph.test-{directory.name}.json"
     path.write_text(json.dumps(config))
     return path
@@ -45,7 +49,9 @@ def running_dev_server(
 ) -> Iterator[str]:
     """Run `langgraph dev` on the project until the block ends; yields its base URL.
 
-    ``jobs_per_worker`` runs at once (`langgraph dev` defaults to one at a time).
+    ``jobs_per_worker`` runs at once (`langgraph dev` defaults to one at a time). The server
+    runs in ``log_dir``, where it keeps its threads and runs (``.langgraph_api/``), so no
+    server inherits the runs another test's server left queued.
 
     Raises:
         RuntimeError: The server did not answer /ok in time (its log is in the message).
@@ -53,7 +59,7 @@ def running_dev_server(
     config = test_config(log_dir)
     try:
         with serving(
-            config, env, cwd=PROJECT, log_dir=log_dir, jobs_per_worker=jobs_per_worker
+            config, env, cwd=log_dir, log_dir=log_dir, jobs_per_worker=jobs_per_worker
         ) as url:
             yield url
     finally:
