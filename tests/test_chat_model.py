@@ -7,8 +7,6 @@ run the memory agent on both backends with a scripted model that records every c
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import (
@@ -19,26 +17,14 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.messages.utils import count_tokens_approximately
-from pydantic import Field
 
 from casts.memory.chat import chat_model_from_env, chat_settings_from_env, fit_to_budget
 from casts.memory.errors import ConfigurationError
 from casts.memory.settings import Settings, using
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from tests.conversation import said, thread_config
-from tests.fake_models import ScriptedChatModel, tool_call
+from tests.fake_models import RecordingModel, tool_call
 from tests.scripted_openai import ScriptedModel, scripted_openai
-
-
-class RecordingModel(ScriptedChatModel):
-    """A scripted model that also keeps the messages of every call it received."""
-
-    received: list[list[BaseMessage]] = Field(default_factory=list)
-
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
-        self.received.append(list(messages))
-        return super()._generate(messages, *args, **kwargs)
-
 
 # --- which model MEMORY_AGENT_MODEL names ---------------------------------------------
 

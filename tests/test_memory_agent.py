@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 from contextlib import AsyncExitStack
-from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage, SystemMessage
 from langgraph.store.postgres.aio import AsyncPostgresStore
-from pydantic import Field
 
 from casts.memory import memories, namespaces
 from casts.memory.chat import chat_model_from_env
@@ -25,30 +22,11 @@ from casts.memory.records import Memory, TeamMember, WorkspaceEntry
 from casts.memory.settings import Settings, using
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from tests.conversation import authenticated, said, thread_config, tool_replies
-from tests.fake_models import ScriptedChatModel, tool_call
-
-
-class RecordingModel(ScriptedChatModel):
-    """A scripted model that also keeps the messages of every call it received."""
-
-    received: list[list[BaseMessage]] = Field(default_factory=list)
-
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
-        self.received.append(list(messages))
-        return super()._generate(messages, *args, **kwargs)
-
-
-def recording(*messages: Any) -> RecordingModel:
-    return RecordingModel(messages=iter(messages))
+from tests.fake_models import recording, system_prompt, tool_call
 
 
 def agent(model, store, checkpointer):
     return MemoryAgentGraph(model=model).build(store=store, checkpointer=checkpointer)
-
-
-def system_prompt(call: list[BaseMessage]) -> str:
-    assert isinstance(call[0], SystemMessage)
-    return call[0].content
 
 
 async def stored_memories(store, user: str) -> list:

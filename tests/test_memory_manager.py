@@ -9,31 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatResult
-from pydantic import Field
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from casts.memory import formation, memories, namespaces, profiles
 from casts.memory.queries import asearch_all
 from casts.memory_manager.graph import MemoryManagerGraph
-from tests.fake_models import ScriptedChatModel, tool_call
+from tests.fake_models import RecordingModel, tool_call
+from tests.fake_models import recording as model
 
 THREAD = "conversation-1"
-
-
-class RecordingModel(ScriptedChatModel):
-    """A scripted model that keeps the prompt of every call, and has a name."""
-
-    model_name: str = "scripted-model"
-    received: list[list[BaseMessage]] = Field(default_factory=list)
-
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-        self.received.append(list(messages))
-        return super()._generate(messages, *args, **kwargs)
-
-
-def model(*replies: AIMessage) -> RecordingModel:
-    return RecordingModel(messages=iter(replies))
 
 
 def extraction(*candidates: dict[str, Any]) -> AIMessage:

@@ -44,9 +44,8 @@ from casts.user_profile.graph import UserProfileGraph
 from tests.conftest import TEST_EMBEDDINGS
 from tests.conversation import said, thread_config, tool_replies
 from tests.dev_server import PROJECT, serving
-from tests.fake_models import scripted, tool_call
+from tests.fake_models import recording, scripted, system_prompt, tool_call
 from tests.sync_cast import SyncNotesGraph
-from tests.test_memory_agent import recording, system_prompt
 
 SCRIPT = textwrap.dedent(
     """
