@@ -88,6 +88,8 @@ class Settings(BaseSettings):
         auth_file: ``MEMORY_AUTH_FILE``, a file holding that table.
         allow_open_network: ``MEMORY_ALLOW_OPEN_NETWORK``, serve without auth off loopback.
         server_url: ``LANGGRAPH_API_URL``, where the server listens (``langgraph dev`` sets it).
+        redis_uri: ``REDIS_URI``, the Redis (or Valkey) broker of the production server
+            (``casts.memory.serve``); unset, it starts an embedded Valkey.
     """
 
     model_config = SettingsConfigDict(
@@ -126,6 +128,7 @@ class Settings(BaseSettings):
     auth_file: str | None = _env("MEMORY_AUTH_FILE")
     allow_open_network: bool = _env("MEMORY_ALLOW_OPEN_NETWORK", False)
     server_url: str | None = _env("LANGGRAPH_API_URL")
+    redis_uri: str | None = _env("REDIS_URI")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
