@@ -4,7 +4,8 @@ Usage: ``.venv/bin/python bench/run.py [--quick] [--only NAME ...] [--no-readme]
 (``make bench`` runs it at full scale). Each script runs in its own process and prints one
 JSON object. Items 1 and 2 share one PostgreSQL dataset, loaded once into a temporary data
 directory (removed at the end, ``--keep-data DIR`` keeps and reuses it); items 3 and 4 get
-a fresh server each; item 5 starts two `langgraph dev` of its own.
+a fresh server each; item 5 starts two `langgraph dev` of its own; item 7 a `langgraph dev`
+and two production servers (``.venv-serve``, which ``make bench`` installs).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ SCRIPTS = {
     "concurrency": ("concurrency.py", False),
     "formation": ("formation.py", False),
     "many_users": ("many_users.py", False),
+    "production_server": ("production_server.py", False),
 }
 TIMEOUT_S = 3 * 3600
 
@@ -193,6 +195,25 @@ def table(results: dict[str, Any]) -> str:
             f"{_ms(form['schedule_step_off']['p50_ms'])} off, p50 | "
             f"{s['bursts']} bursts of {s['turns_per_burst']} turns per mode, "
             f"interleaved, delay {s['delay_s']} s, InMemoryStore, scripted model |"
+        )
+    prod = results.get("production_server")
+    if prod and "error" not in prod:
+        s = prod["scale"]
+        cells = {
+            name: f"{prod[name]['runs_per_s']} runs/s, p50 {_ms(prod[name]['p50_ms'])} / "
+            f"p95 {_ms(prod[name]['p95_ms'])}"
+            for name in ("dev", "prod_1", "prod_2")
+        }
+        rows.append(
+            f"| 7. concurrent `user_profile` runs through the server (`bench/run.py --only "
+            f"production_server`) | production server, 1 process: {cells['prod_1']}; "
+            f"2 processes: {cells['prod_2']} | `langgraph dev`: {cells['dev']} | throughput "
+            f"{prod['prod_1_over_dev_throughput']}x / {prod['prod_2_over_dev_throughput']}x "
+            f"dev, p95 {prod['prod_1_over_dev_p95']}x / {prod['prod_2_over_dev_p95']}x "
+            f"(1 / 2 processes); reported, no target | {s['rounds']} interleaved rounds x "
+            f"{s['runs_per_batch']} runs per server, {s['concurrency']} in flight, "
+            f"{s['jobs']} runs at once per process, a fresh thread and user per run, "
+            "all three servers up at once on one embedded PostgreSQL |"
         )
     errors = [name for name, r in results.items() if isinstance(r, dict) and "error" in r]
     for name in errors:

@@ -18,8 +18,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from dotenv import load_dotenv
+from psycopg.conninfo import conninfo_to_dict
 
 from casts.memory.auth_tokens import server_tokens
 from casts.memory.embedded import start_embedded_postgres, stop_embedded_postgres
@@ -38,7 +40,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m casts.memory.serve", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=2026)
+    parser.add_argument("--port", type=int, default=2025)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--jobs", type=int, default=10, help="runs at once per process")
     parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "langgraph.json")
@@ -77,6 +79,20 @@ def _absolute(spec: str, base: Path) -> str:
     return f"{base / path}:{name}" if path.endswith(".py") else spec
 
 
+def as_url(uri: str) -> str:
+    """``uri`` as a ``postgresql://`` URL: the runtime reads no ``key=value`` conninfo."""
+    if "://" in uri:
+        return uri
+    info = {key: str(value) for key, value in conninfo_to_dict(uri).items()}
+    user = quote(info.pop("user", ""), safe="")
+    password = info.pop("password", None)
+    login = f"{user}:{quote(password, safe='')}@" if password is not None else f"{user}@"
+    host, port = info.pop("host", "localhost"), info.pop("port", "5432")
+    database = quote(info.pop("dbname", ""), safe="")
+    query = f"?{urlencode(info)}" if info else ""
+    return f"postgresql://{login if user or password else ''}{host}:{port}/{database}{query}"
+
+
 @contextmanager
 def fixed_app() -> Iterator[None]:
     """Have uvicorn serve ``casts.memory.serve.compat:app`` instead of the stock app.
@@ -112,7 +128,7 @@ def database(settings: Settings) -> Iterator[str]:
             "PostgreSQL; unset MEMORY_BACKEND or set POSTGRES_URI."
         )
     if settings.backend == "postgres" and settings.postgres_uri:
-        yield settings.postgres_uri
+        yield as_url(settings.postgres_uri)
         return
     uri = start_embedded_postgres(settings.data_dir)
     try:

@@ -1,0 +1,136 @@
+"""Item 7: concurrent runs of the ``user_profile`` cast (no LLM) through three servers.
+
+- ``dev``: ``langgraph dev`` (one process, runs in memory, flushed to disk);
+- ``prod_1`` / ``prod_2``: the production server (``python -m casts.memory.serve``: stock
+  langgraph-api on langgraph-runtime-pg, threads and runs in PostgreSQL) with 1 and with
+  2 server processes, on one embedded Valkey broker.
+
+All three run at once on one embedded PostgreSQL (one database each) with the same
+``--jobs`` runs at once per process. Each round sends a batch of runs to each server in
+turn (random order), ``CONCURRENCY`` in flight at once, every run on a fresh thread for a
+user of its own (nothing warm to reuse); a run is ``runs.wait`` of one profile update.
+Reported: runs per second over each batch, and latency p50 / p95 of one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from common import arguments, emit, postgres, run, summary_ms
+from langgraph_sdk import get_client
+
+from tests.conftest import TEST_EMBEDDINGS, with_database
+from tests.dev_server import running_dev_server
+from tests.production_server import running_broker, running_production_server
+
+JOBS = 10
+CONCURRENCY = 20
+
+
+def scale(quick: bool) -> dict[str, int]:
+    if quick:
+        return {"rounds": 2, "runs_per_batch": 20, "concurrency": CONCURRENCY, "jobs": JOBS}
+    return {"rounds": 6, "runs_per_batch": 120, "concurrency": CONCURRENCY, "jobs": JOBS}
+
+
+async def batch(client: Any, runs: int, concurrency: int) -> tuple[float, list[float]]:
+    """``runs`` profile updates, ``concurrency`` at once: (wall seconds, per-run seconds)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> float:
+        async with gate:
+            thread = await client.threads.create()
+            user = f"bench-prod-{uuid.uuid4().hex[:12]}"
+            started = time.perf_counter()
+            out = await client.runs.wait(
+                thread["thread_id"],
+                "user_profile",
+                input={"set_fields": {"name": user}},
+                context={"user_id": user},
+            )
+            took = time.perf_counter() - started
+            assert out["profile"] == {"name": user}, out
+            return took
+
+    started = time.perf_counter()
+    latencies = await asyncio.gather(*(one() for _ in range(runs)))
+    return time.perf_counter() - started, list(latencies)
+
+
+def create_database(uri: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(uri, name)
+
+
+async def main() -> None:
+    args = arguments()
+    s = scale(args.quick)
+    with (
+        postgres(None) as (uri, _),
+        tempfile.TemporaryDirectory(prefix="bench-prod-") as logs,
+        contextlib.ExitStack() as stack,
+    ):
+        logs_dir = Path(logs)
+        broker = stack.enter_context(running_broker(logs_dir))
+
+        def env() -> dict[str, str]:
+            return {
+                "MEMORY_BACKEND": "postgres",
+                "POSTGRES_URI": create_database(uri),
+                "REDIS_URI": broker,
+                "OPENAI_API_KEY": "",
+                **TEST_EMBEDDINGS,
+            }
+
+        urls: dict[str, str] = {}
+        (logs_dir / "dev").mkdir()
+        urls["dev"] = stack.enter_context(
+            running_dev_server(env(), logs_dir / "dev", jobs_per_worker=JOBS)
+        )
+        for name, workers in (("prod_1", 1), ("prod_2", 2)):
+            (logs_dir / name).mkdir()
+            server = running_production_server(env(), logs_dir / name, workers=workers, jobs=JOBS)
+            urls[name] = stack.enter_context(server).url
+        clients = {name: get_client(url=url) for name, url in urls.items()}
+        for client in clients.values():  # untimed: first imports, first connections
+            await batch(client, s["concurrency"], s["concurrency"])
+
+        walls: dict[str, list[float]] = {name: [] for name in clients}
+        latencies: dict[str, list[float]] = {name: [] for name in clients}
+        runs: dict[str, int] = dict.fromkeys(clients, 0)
+        order = list(clients)
+        for _ in range(s["rounds"]):
+            random.shuffle(order)
+            for name in order:
+                wall, each = await batch(clients[name], s["runs_per_batch"], s["concurrency"])
+                walls[name].append(wall)
+                latencies[name].extend(each)
+                runs[name] += len(each)
+
+    result: dict[str, Any] = {"scale": s}
+    for name in clients:
+        result[name] = {
+            "runs_per_s": round(runs[name] / sum(walls[name]), 1),
+            **summary_ms(latencies[name]),
+        }
+    dev = result["dev"]
+    for name in ("prod_1", "prod_2"):
+        result[f"{name}_over_dev_throughput"] = round(
+            result[name]["runs_per_s"] / dev["runs_per_s"], 2
+        )
+        result[f"{name}_over_dev_p95"] = round(result[name]["p95_ms"] / dev["p95_ms"], 2)
+    emit(result)
+
+
+if __name__ == "__main__":
+    run(main)
