@@ -122,13 +122,16 @@ def serving(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process, log_path)
+        wait_until_up(url, process, log_path)
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
+def wait_until_up(
+    url: str, process: subprocess.Popen, log_path: Path, *, what: str = "langgraph dev"
+) -> None:
+    """Wait until ``url`` answers /ok; stop the process and raise with its log if not."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -140,11 +143,12 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
             if response.status == 200:
                 return
         time.sleep(0.5)
-    _stop(process)
-    raise RuntimeError(f"langgraph dev did not start:\n{log_path.read_text()[-5000:]}")
+    stop(process)
+    raise RuntimeError(f"{what} did not start:\n{log_path.read_text()[-5000:]}")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
+    """Stop the process's session with SIGINT, then SIGKILL if it does not exit in time."""
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGINT)
