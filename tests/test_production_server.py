@@ -8,7 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,9 +25,10 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory import namespaces
-from casts.memory.embedded import pg_ctl, start_embedded_postgres
+from casts.memory.embedded import pg_ctl, start_embedded_postgres, stop_embedded_postgres
 from tests.conftest import TEST_EMBEDDINGS
 from tests.production_server import (
+    SERVE_PYTHON,
     ServerProcess,
     running_broker,
     running_production_server,
@@ -40,47 +45,58 @@ T = TypeVar("T")
 
 @dataclass
 class Cluster:
-    """Two server processes on one embedded PostgreSQL (which tests may restart) and one
-    broker, and how to start more of them on the same."""
+    """Server processes on one embedded PostgreSQL (which tests may restart) and one broker."""
 
     data_dir: Path
     uri: str
     env: dict[str, str]
     log_dir: Path
-    first: ServerProcess
-    second: ServerProcess
     stack: contextlib.ExitStack = field(repr=False)
+    servers: list[ServerProcess] = field(default_factory=list)
+
+    @property
+    def first(self) -> ServerProcess:
+        return self.servers[0]
+
+    @property
+    def second(self) -> ServerProcess:
+        return self.servers[1]
 
     def start_server(self, name: str, port: int | None = None) -> ServerProcess:
         directory = self.log_dir / name
         directory.mkdir(exist_ok=True)
-        return self.stack.enter_context(running_production_server(self.env, directory, port=port))
+        server = self.stack.enter_context(running_production_server(self.env, directory, port=port))
+        self.servers.append(server)
+        return server
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    from tests.conftest import _outside_pytest_tmp
-
-    data_dir = _outside_pytest_tmp()
+    """Two server processes, alice and bob configured through MEMORY_AUTH_TOKENS."""
+    data_dir = Path(tempfile.mkdtemp(prefix="memory-casts-pg-"))
+    data_dir.chmod(0o711)  # as root the server's OS user must traverse it (see conftest)
     uri = start_embedded_postgres(data_dir)
     log_dir = tmp_path_factory.mktemp("production-server")
     tokens = {ALICE_TOKEN: {"user": ALICE}, BOB_TOKEN: {"user": BOB}}
-    with contextlib.ExitStack() as stack:
-        broker = stack.enter_context(running_broker(log_dir))
-        env = {
-            "MEMORY_BACKEND": "postgres",
-            "POSTGRES_URI": uri,
-            "REDIS_URI": broker,
-            "MEMORY_AUTH_TOKENS": json.dumps(tokens),
-            "MEMORY_CONNECT_TIMEOUT": "2",
-            "LG_BG_JOB_HEARTBEAT": "2",  # a killed process's runs are reclaimed in seconds
-            "OPENAI_API_KEY": "",
-            **TEST_EMBEDDINGS,
-        }
-        cluster = Cluster(data_dir, uri, env, log_dir, None, None, stack)  # type: ignore[arg-type]
-        cluster.first = cluster.start_server("first")
-        cluster.second = cluster.start_server("second")
-        yield cluster
+    try:
+        with contextlib.ExitStack() as stack:
+            env = {
+                "MEMORY_BACKEND": "postgres",
+                "POSTGRES_URI": uri,
+                "REDIS_URI": stack.enter_context(running_broker(log_dir)),
+                "MEMORY_AUTH_TOKENS": json.dumps(tokens),
+                "MEMORY_CONNECT_TIMEOUT": "2",
+                "LG_BG_JOB_HEARTBEAT": "2",  # a killed process's runs are reclaimed in seconds
+                "OPENAI_API_KEY": "",
+                **TEST_EMBEDDINGS,
+            }
+            cluster = Cluster(data_dir, uri, env, log_dir, stack)
+            cluster.start_server("first")
+            cluster.start_server("second")
+            yield cluster
+    finally:
+        stop_embedded_postgres(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def client_for(server: ServerProcess, token: str | None):
@@ -228,6 +244,12 @@ async def test_postgres_restarted_under_running_servers_they_serve_again(cluster
     )
     space = list(namespaces.user_memories(ALICE))
     await alice_1.store.put_item(space, "before", {"content": "before the restart"})
+    before = await alice_1.runs.wait(
+        (await alice_1.threads.create())["thread_id"],
+        "user_profile",
+        input={"set_fields": {"city": "Paris"}},
+    )
+    assert before["changed"] == ["fields.city"]
 
     assert pg_ctl(cluster.data_dir, "-w", "-m", "fast", "stop").returncode == 0
     with pytest.raises(psycopg.OperationalError):
@@ -246,7 +268,37 @@ async def test_postgres_restarted_under_running_servers_they_serve_again(cluster
             return out
 
         out = await until(serves)
-        assert out["profile"] == {"name": "Ada"}  # written before the restart, by the first test
+        assert out["profile"]["city"] == "Paris"  # written before the restart
     assert (await alice_2.store.get_item(space, "before"))["value"] == {
         "content": "before the restart"
     }
+
+
+@pytest.mark.parametrize(
+    ("env", "host", "named"),
+    [
+        ({"MEMORY_AUTH_TOKENS": ""}, "127.0.0.1", "MEMORY_AUTH_TOKENS"),
+        ({"MEMORY_AUTH_TOKENS": "{}"}, "127.0.0.1", "MEMORY_AUTH_TOKENS"),
+        ({}, "0.0.0.0", "MEMORY_ALLOW_OPEN_NETWORK"),
+    ],
+)
+def test_the_launcher_refuses_broken_or_open_auth_before_starting_anything(
+    tmp_path: Path, env: dict[str, str], host: str, named: str
+):
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MEMORY_", "POSTGRES_", "REDIS_"))
+    }
+    done = subprocess.run(
+        [str(SERVE_PYTHON), "-m", "casts.memory.serve", "--host", host, "--port", "1"],
+        cwd=tmp_path,
+        env={**environment, "MEMORY_DATA_DIR": str(tmp_path / "data"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr
+    assert not (tmp_path / "data").exists()  # no PostgreSQL, no broker was started
