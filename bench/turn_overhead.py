@@ -5,7 +5,7 @@ Three graphs answer the same turns with the same scripted fake model (no network
 - ``plain``: START -> model -> END, no store (the baseline);
 - ``ours``: ``MemoryAgentGraph`` (LoadMemoryContext: one batched read of profile and
   preferences, concurrently with hybrid recall of the 5 memories most relevant to the turn,
-  on PostgreSQL one SQL statement, ``casts.memory.recall_sql``);
+  on PostgreSQL one SQL statement, ``casts.memory.recall.sql``);
 - ``stock``: the design note's node: ``aget`` the profile document, ``asearch(query=...)`` the
   memories, ``aget`` the preferences document, one after another, on the raw store.
 
@@ -47,11 +47,11 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.store.base import PutOp, SearchOp
 
 from casts.memory import memories, namespaces
-from casts.memory.context import MemoryContext
-from casts.memory.identity import Identity
-from casts.memory.ingest import put_many
-from casts.memory.persistence import open_store
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.identity import Identity
 from casts.memory.settings import Settings
+from casts.memory.store.persistence import open_store
+from casts.memory.store.transfer import put_many
 from casts.memory_agent.graph import MemoryAgentGraph
 from casts.memory_agent.nodes import load_known
 from tests.fake_models import ScriptedChatModel

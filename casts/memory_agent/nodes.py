@@ -1,6 +1,6 @@
 """Nodes of the memory agent: load what the agent should know each turn.
 
-The model is called by the shared ``casts.memory.chat.CallModel`` with this cast's prompt.
+The model is called by the shared ``casts.memory.agent.model.CallModel`` with this cast's prompt.
 """
 
 from __future__ import annotations
@@ -14,12 +14,17 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, GetOp, SearchItem, SearchOp
 
 from casts.base_node import AsyncBaseNode
-from casts.memory import memories, namespaces
-from casts.memory.context import MemoryContext
-from casts.memory.identity import Identity, resolve_identity
-from casts.memory.records import TeamMember
-from casts.memory.store import check_op, require_store
-from casts.memory.workspace import team_role
+from casts.memory import (
+    Identity,
+    MemoryContext,
+    TeamMember,
+    check_op,
+    memories,
+    namespaces,
+    require_store,
+    resolve_identity,
+    team_role,
+)
 from casts.memory_agent.modules.prompts import render_system_prompt
 from casts.memory_agent.modules.state import Known, MemoryAgentState
 
