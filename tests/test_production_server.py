@@ -25,7 +25,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory import namespaces
-from casts.memory.embedded import pg_ctl, start_embedded_postgres, stop_embedded_postgres
+from casts.memory.store.embedded import pg_ctl, start_embedded_postgres, stop_embedded_postgres
 from tests.conftest import TEST_EMBEDDINGS
 from tests.production_server import (
     SERVE_PYTHON,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from casts.memory.errors import StoreUnavailableError
+from casts.memory.core.errors import StoreUnavailableError
 from casts.memory.settings import Settings
 
 

@@ -3,7 +3,7 @@
 The same rules as ``make dev``: ``POSTGRES_URI`` when set, else the embedded PostgreSQL in
 ``MEMORY_DATA_DIR``; the broker is ``REDIS_URI`` when set, else an embedded Valkey. Auth is
 checked before anything starts, under the server's own fail-closed rules
-(``casts.memory.auth_tokens.server_tokens``), so a bad token table or an open network
+(``casts.memory.auth.tokens.server_tokens``), so a bad token table or an open network
 without tokens stops here with the reason. Then ``langhost serve`` runs in this process
 (its ``--workers`` processes are its children) until it is stopped.
 """
@@ -23,12 +23,12 @@ from urllib.parse import quote, urlencode
 from dotenv import load_dotenv
 from psycopg.conninfo import conninfo_to_dict
 
-from casts.memory.auth_tokens import server_tokens
-from casts.memory.embedded import start_embedded_postgres, stop_embedded_postgres
-from casts.memory.errors import ConfigurationError, StoreUnavailableError
+from casts.memory.auth.tokens import server_tokens
+from casts.memory.core.errors import ConfigurationError, StoreUnavailableError
 from casts.memory.serve.broker import broker
 from casts.memory.serve.schema import migrate
 from casts.memory.settings import PROJECT_ROOT, Settings
+from casts.memory.store.embedded import start_embedded_postgres, stop_embedded_postgres
 
 STOCK_APP = "langgraph_api.server:app"
 FIXED_APP = "casts.memory.serve.compat:app"

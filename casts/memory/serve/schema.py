@@ -18,9 +18,9 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.store.postgres import PostgresStore
 from psycopg.rows import dict_row
 
-from casts.memory.errors import StoreUnavailableError
+from casts.memory.core.errors import StoreUnavailableError
 
-_LOCK_KEY = 72_317_003  # beside the store's and the checkpointer's (casts.memory.persistence)
+_LOCK_KEY = 72_317_003  # beside the store's and the checkpointer's (casts.memory.store.persistence)
 _POLL_S = 0.1
 
 
