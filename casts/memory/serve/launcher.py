@@ -97,9 +97,9 @@ def as_url(uri: str) -> str:
 def fixed_app() -> Iterator[None]:
     """Have uvicorn serve ``casts.memory.serve.compat:app`` instead of the stock app.
 
-    Why: see ``casts.memory.serve.compat``.
-    uvicorn takes the app as an import path, which each worker process imports itself, so
-    the fix reaches every process; nothing else of ``langhost`` or uvicorn changes.
+    Why the fix is needed: see ``casts.memory.serve.compat``. uvicorn takes the app as an
+    import path, which each worker process imports itself, so the fix reaches every
+    process; nothing else of ``langhost`` or uvicorn changes.
     """
     import uvicorn
 
