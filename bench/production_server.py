@@ -93,6 +93,7 @@ async def main() -> None:
             }
 
         urls: dict[str, str] = {}
+        processes: dict[str, int] = {"dev": 1}
         (logs_dir / "dev").mkdir()
         urls["dev"] = stack.enter_context(
             running_dev_server(env(), logs_dir / "dev", jobs_per_worker=JOBS)
@@ -100,7 +101,10 @@ async def main() -> None:
         for name, workers in (("prod_1", 1), ("prod_2", 2)):
             (logs_dir / name).mkdir()
             server = running_production_server(env(), logs_dir / name, workers=workers, jobs=JOBS)
-            urls[name] = stack.enter_context(server).url
+            started = stack.enter_context(server)
+            urls[name] = started.url
+            processes[name] = started.serving_processes()
+            assert processes[name] == workers, processes  # --workers really took effect
         clients = {name: get_client(url=url) for name, url in urls.items()}
         for client in clients.values():  # untimed: first imports, first connections
             await batch(client, s["concurrency"], s["concurrency"])
@@ -120,6 +124,7 @@ async def main() -> None:
     result: dict[str, Any] = {"scale": s}
     for name in clients:
         result[name] = {
+            "server_processes": processes[name],
             "runs_per_s": round(runs[name] / sum(walls[name]), 1),
             **summary_ms(latencies[name]),
         }

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from tests.dev_server import PROJECT, free_port, stop, test_config, wait_until_up
 
 SERVE_PYTHON = PROJECT / ".venv-serve" / "bin" / "python"
@@ -29,6 +31,15 @@ class ServerProcess:
     url: str
     process: subprocess.Popen
     port: int
+
+    def serving_processes(self) -> int:
+        """How many processes serve requests: uvicorn's workers, or the launcher alone."""
+        workers = [
+            child
+            for child in psutil.Process(self.process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        return len(workers) or 1
 
     def kill(self) -> None:
         """``kill -9`` the server and everything it started."""

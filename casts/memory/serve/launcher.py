@@ -11,6 +11,7 @@ without tokens stops here with the reason. Then ``langhost serve`` runs in this 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -105,6 +106,7 @@ def fixed_app() -> Iterator[None]:
 
     run = uvicorn.run
 
+    @functools.wraps(run)  # langhost keeps only the options uvicorn.run's signature names
     def run_fixed_app(app: Any, *args: Any, **kwargs: Any) -> None:
         run(FIXED_APP if app == STOCK_APP else app, *args, **kwargs)
 
