@@ -10,8 +10,8 @@ All three run at once on one embedded PostgreSQL (one database each) with the sa
 turn (random order), ``CONCURRENCY`` in flight at once, every run on a fresh thread for a
 user of its own (nothing warm to reuse); a run is ``runs.wait`` of one profile update.
 Reported: successful runs per second over each batch, latency p50 / p95 of one successful
-run, and the runs that did not return the profile they wrote (with a sample of what they
-returned).
+run, and the runs whose ``runs.wait`` did not return the profile they wrote (with a sample of
+what they returned and of the thread's state read afterwards).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def scale(quick: bool) -> dict[str, int]:
 async def batch(client: Any, runs: int, concurrency: int) -> tuple[float, list[float], list[Any]]:
     """``runs`` profile updates, ``concurrency`` at once.
 
-    Returns: wall seconds, seconds of each run that succeeded, what each failed one returned.
+    Returns: wall seconds, seconds of each run that succeeded, what each failed one returned
+    (and its thread's state read afterwards).
     """
     gate = asyncio.Semaphore(concurrency)
 
@@ -62,7 +63,10 @@ async def batch(client: Any, runs: int, concurrency: int) -> tuple[float, list[f
                 context={"user_id": user},
             )
             took = time.perf_counter() - started
-            return took, None if out.get("profile") == {"name": user} else out
+            if out.get("profile") == {"name": user}:
+                return took, None
+            state = await client.threads.get_state(thread["thread_id"])
+            return took, {"returned": out, "thread_state_after": state["values"]}
 
     started = time.perf_counter()
     results = await asyncio.gather(*(one() for _ in range(runs)))
