@@ -1,4 +1,4 @@
-"""``casts.memory.background``: what a turn hands over is sent after it, latest first-come.
+"""``casts.memory.background``: what a turn hands over is sent later, only the latest per key.
 
 Requests are recorded by the ``send`` callables the tests give (the real part, the Agent
 Server, is in tests/test_formation_server.py). Settle times are short; the tests wait on
