@@ -33,11 +33,13 @@ def free_port() -> int:
 def test_config(directory: Path) -> Path:
     """The project's langgraph.json without ``env``, written beside the project's.
 
-    Graph paths are made absolute, so the server may run in another directory.
+    Graph and custom-app paths are made absolute, so the server may run in another directory.
     """
     config = json.loads((PROJECT / "langgraph.json").read_text())
     config["env"] = {}
     config["graphs"] = {name: str(PROJECT / spec) for name, spec in config["graphs"].items()}
+    if "app" in config.get("http", {}):
+        config["http"]["app"] = str(PROJECT / config["http"]["app"])
     path = PROJECT / f".langgraph.test-{directory.name}.json"
     path.write_text(json.dumps(config))
     return path
