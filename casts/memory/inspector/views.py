@@ -52,7 +52,9 @@ async def known_users(store: BaseStore) -> list[str]:
     return sorted(found)
 
 
-async def teams_of(store: BaseStore, user_id: str, token_teams: Collection[str] | None) -> list[str]:
+async def teams_of(
+    store: BaseStore, user_id: str, token_teams: Collection[str] | None
+) -> list[str]:
     """The teams whose workspace the user may read: the token's, or (no auth) the rosters'."""
     if token_teams is not None:
         return sorted(token_teams)
@@ -167,9 +169,7 @@ def _confidence(raw: Any) -> Any:
     return raw
 
 
-async def edit_memory(
-    store: BaseStore, user_id: str, key: str, change: Any
-) -> dict[str, Any]:
+async def edit_memory(store: BaseStore, user_id: str, key: str, change: Any) -> dict[str, Any]:
     """Replace the current memory ``key`` with the edited content (``memories.remember``).
 
     The memory keeps its source, its ``created_at`` and its provenance; only content,
