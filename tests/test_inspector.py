@@ -249,8 +249,14 @@ async def test_search_shows_why_each_hit_ranked(page, open_url):
     assert lexical > 0  # "sister" and "live" are words of the memory
     assert abs(lexical + semantic - score) < 2e-3
     await expect(page.locator("table.hits[data-kind=knowledge]")).to_be_visible()
-    await page.locator("#search").scroll_into_view_if_needed()
     await shoot(page, "search")
+    box = await page.locator("#search").bounding_box()
+    assert box is not None
+    ARTIFACTS.mkdir(exist_ok=True)  # the top of the page down to the hits: docs/inspector.png
+    await page.screenshot(
+        path=str(ARTIFACTS / "inspector-search-top.png"),
+        clip={"x": 0, "y": 0, "width": 1280, "height": box["y"] + box["height"] + 16},
+    )
 
 
 async def test_edit_validates_like_the_tools_then_writes_to_the_store(page, open_url):
