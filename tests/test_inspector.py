@@ -47,6 +47,7 @@ ALICE, BOB, CAROL = (f"{name}.{RUN}@example.com" for name in ("alice", "bob", "c
 TEAM = f"crew.{RUN}"
 ALICE_TOKEN, BOB_TOKEN = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
 SISTER = "Alice's sister lives in Paris"
+BROTHER = "Alice's brother plays chess"  # the one memory the edit test changes
 PEANUTS = "Alice is allergic to peanuts"
 OLD_JOB, NEW_JOB = "Alice works at Acme", "Alice works at Globex"
 BOB_SECRET = "Bob keeps his spare key under the blue flowerpot"
@@ -96,6 +97,7 @@ async def seed(uri: str, tmp: Path) -> None:
         await profiles.apply_profile_change(store, change)
         told = Provenance(thread_id="thread-7", message_ids=["m1"], model="scripted")
         await memories.remember(store, ALICE, SISTER, source="thread-7", provenance=told)
+        await memories.remember(store, ALICE, BROTHER, source="thread-7", provenance=told)
         await memories.remember(store, ALICE, PEANUTS, kind="fact", confidence=0.9)
         await memories.remember(store, ALICE, OLD_JOB)
         await memories.supersede(store, ALICE, memories.memory_key(OLD_JOB), NEW_JOB)
@@ -261,10 +263,10 @@ async def test_search_shows_why_each_hit_ranked(page, open_url):
 
 async def test_edit_validates_like_the_tools_then_writes_to_the_store(page, open_url):
     before = await stored_memories(open_url, ALICE)
-    key = memories.memory_key(SISTER)
-    assert before[key]["content"] == SISTER
+    key = memories.memory_key(BROTHER)
+    assert before[key]["content"] == BROTHER
     await open_user(page, open_url, ALICE)
-    edit = page.get_by_role("button", name=f"Edit memory: {SISTER}")
+    edit = page.get_by_role("button", name=f"Edit memory: {BROTHER}")
     await edit.focus()
     await page.keyboard.press("Enter")
     dialog = page.locator("#edit-dialog")
@@ -284,15 +286,15 @@ async def test_edit_validates_like_the_tools_then_writes_to_the_store(page, open
     await expect(page.locator("#edit-content-error")).to_contain_text("memory.content")
     assert await stored_memories(open_url, ALICE) == before
 
-    await page.get_by_label("Content").fill("Alice's sister lives in Lyon")
+    await page.get_by_label("Content").fill("Alice's brother plays go")
     await page.get_by_role("button", name="Save").click()
     await expect(dialog).to_be_hidden()
-    await expect(page.locator("#memories")).to_contain_text("Alice's sister lives in Lyon")
+    await expect(page.locator("#memories")).to_contain_text("Alice's brother plays go")
 
     after = await stored_memories(open_url, ALICE)
     assert key not in after
-    edited = after[memories.memory_key("Alice's sister lives in Lyon")]
-    assert edited["content"] == "Alice's sister lives in Lyon"
+    edited = after[memories.memory_key("Alice's brother plays go")]
+    assert edited["content"] == "Alice's brother plays go"
     assert edited["confidence"] == 0.7
     assert edited["created_at"] == before[key]["created_at"]
     assert edited["provenance"] == before[key]["provenance"]
