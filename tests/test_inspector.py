@@ -42,6 +42,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+BROWSER_TIMEOUT_MS = 20_000  # a loaded CI machine: waiting is free when the page is quick
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)
 RUN = uuid.uuid4().hex[:8]
 ALICE, BOB, CAROL = (f"{name}.{RUN}@example.com" for name in ("alice", "bob", "carol"))
 TEAM = f"crew.{RUN}"
@@ -68,6 +70,7 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     opened = await context.new_page()
     yield opened
     await context.close()
@@ -180,6 +183,7 @@ async def open_user(page: Page, url: str, user: str) -> None:
     await page.goto(f"{url}/memory")
     await page.get_by_label("User id", exact=True).fill(user)
     await page.get_by_role("button", name="Show memory").click()
+    await expect(page.locator("#status")).to_contain_text(f"Showing the memory of {user}.")
     await expect(page.locator("#memory-table")).to_be_visible()
 
 
