@@ -306,3 +306,18 @@ def test_the_launcher_refuses_broken_or_open_auth_before_starting_anything(
     assert done.returncode == 2, done.stderr
     assert named in done.stderr
     assert not (tmp_path / "data").exists()  # no PostgreSQL, no broker was started
+
+
+async def test_the_memory_inspector_is_served_under_the_same_auth_by_both(cluster: Cluster):
+    async with httpx.AsyncClient(timeout=60) as http:
+        for server in cluster.servers:
+            page = await http.get(f"{server.url}/memory")
+            assert page.status_code == 200 and "<form" in page.text
+            api = f"{server.url}/memory/api"
+            alice = {"Authorization": f"Bearer {ALICE_TOKEN}"}
+            assert (await http.get(f"{api}/session")).status_code == 401
+            session = await http.get(f"{api}/session", headers=alice)
+            assert session.status_code == 200 and session.json()["user_id"] == ALICE
+            mine = await http.get(f"{api}/users/{ALICE}", headers=alice)
+            assert mine.status_code == 200 and "memories" in mine.json()
+            assert (await http.get(f"{api}/users/{BOB}", headers=alice)).status_code == 403

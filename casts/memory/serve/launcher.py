@@ -63,18 +63,9 @@ def serve_config(config: Path, directory: Path) -> Path:
     """``config`` for ``langhost``, written into ``directory``.
 
     The same graphs, store, checkpointer and auth, with graph and ``.env`` paths made
-    absolute (they are relative to the config's folder). The custom HTTP app (``http.app``,
-    the inspector) is left out: with one mounted, ``langgraph-api`` 0.11.1 on this runtime
-    never runs the server's start-up (no database pool, no store), so every request fails.
+    absolute (they are relative to the config's folder).
     """
     data = json.loads(config.read_text())
-    http = {
-        key: value
-        for key, value in data.pop("http", {}).items()
-        if key not in ("app", "enable_custom_route_auth")
-    }
-    if http:
-        data["http"] = http
     base = config.resolve().parent
     data["graphs"] = {name: _absolute(spec, base) for name, spec in data["graphs"].items()}
     if isinstance(data.get("env"), str):
