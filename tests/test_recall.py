@@ -208,7 +208,7 @@ async def test_postgres_semantic_signal_finds_all_of_a_small_namespace(
 # LangGraph's tables, and a GIN index on (prefix, to_tsvector(...)).
 _EARLIER_SCHEMA = [
     "CREATE EXTENSION IF NOT EXISTS btree_gin",
-    "CREATE INDEX memory_casts_store_content_idx ON store USING gin ((prefix COLLATE \"C\"), "
+    'CREATE INDEX memory_casts_store_content_idx ON store USING gin ((prefix COLLATE "C"), '
     "to_tsvector('english'::regconfig, coalesce(value->>'content', '')))",
     """CREATE FUNCTION memory_casts_terms(document text) RETURNS tsvector
        LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN
@@ -320,9 +320,7 @@ def _sharing_index_key(base: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     raise AssertionError("unreachable")
 
 
-async def test_postgres_namespaces_sharing_an_index_key_stay_apart(
-    postgres_uri, tmp_path, unique
-):
+async def test_postgres_namespaces_sharing_an_index_key_stay_apart(postgres_uri, tmp_path, unique):
     # The index pairs each term with a short hash of the namespace; two namespaces with the
     # same hash must still see only their own memories, with their own term statistics.
     mine, theirs = _sharing_index_key(unique("shared-key"))

@@ -328,11 +328,10 @@ def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> li
 # operator).
 _QUERY_TERMS = "unnest(tsvector_to_array(to_tsvector('english'::regconfig, %(query)s))) x(lexeme)"
 _QUOTED = r"('''' || replace(replace({entry}, '\', '\\'), '''', '''''') || '''')"
+_PROBE = _QUOTED.format(entry="x.lexeme || ' ' || " + _PREFIX_KEY.format(prefix="p.prefix"))
 _PROBES_CTE = f"""
 probes AS MATERIALIZED (
-    SELECT x.lexeme, p.prefix,
-        {_QUOTED.format(entry="x.lexeme || ' ' || " + _PREFIX_KEY.format(prefix="p.prefix"))
-        }::tsquery AS probe
+    SELECT x.lexeme, p.prefix, {_PROBE}::tsquery AS probe
     FROM {_QUERY_TERMS} CROSS JOIN prefixes p WHERE p.n > 0
 )"""
 # Over every namespace: each term's entries of all prefixes, by a prefix match.
