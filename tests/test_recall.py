@@ -330,3 +330,20 @@ async def test_postgres_namespaces_sharing_an_index_key_stay_apart(postgres_uri,
         found = await hybrid_search(store, mine, "heron weir", limit=10, weights=Weights(1.0))
     assert {item.namespace for item in found} == {mine}
     assert found[0].value["content"] == "The heron nests by the weir"
+
+
+@pytest.mark.parametrize("analyzed", [True, False])
+async def test_postgres_large_namespace_size_is_estimated(
+    analyzed, fresh_database, tmp_path, unique, monkeypatch
+):
+    # Above COUNTED_ITEMS a namespace's size comes from the table's statistics (or, without
+    # them, from the count so far); recall still finds the best match either way.
+    monkeypatch.setattr(recall_sql, "COUNTED_ITEMS", 2)
+    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
+        space = namespaces.user_memories(unique("estimated"))
+        await remember(store, space, [*FILLER, "The kiln reaches temperature by noon"])
+        if analyzed:
+            async with await psycopg.AsyncConnection.connect(fresh_database) as conn:
+                await conn.execute("ANALYZE store")
+        found = await recall(store, space, "when is the kiln hot", limit=1)
+    assert found[0].value["content"] == "The kiln reaches temperature by noon"

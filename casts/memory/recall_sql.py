@@ -66,8 +66,14 @@ NEAREST_FUNCTION = "memory_casts_nearest"
 # namespace); larger ones the HNSW index, whose filtered scan costs more the smaller the
 # namespace's share of the index.
 EXACT_SCAN_LIMIT = 40_000
+# Namespaces up to this many items are counted exactly; larger ones estimated (see
+# ``_PREFIXES_CTE``).
+COUNTED_ITEMS = 10_000
 # How many times the candidates asked for the lexical side analyses (see ``_lexical_ctes``).
 SHORTLIST_FACTOR = 4
+# At most this many items holding one query term (in one prefix) are candidates for the
+# shortlist; the term's document frequency is counted over all of them.
+TERM_CANDIDATES = 1000
 _MIGRATION_LOCK_KEY = 72_317_010
 
 TERMS_FUNCTION_MIGRATION = f"""
@@ -216,8 +222,8 @@ def _population(namespace: tuple[str, ...], filter: dict[str, Any] | None, scope
     """How many items the BM25 statistics cover: the items in scope.
 
     Without a filter that is the namespace's size, counted on the prefix index alone (no
-    table rows read); expired items not yet swept then count too, which BM25 barely
-    notices.
+    table rows read) or, for a large namespace, estimated; expired items not yet swept
+    then count too, which BM25 barely notices.
     """
     if filter or not namespace:
         return f"SELECT count(*) FROM store s WHERE {scope}"
@@ -249,7 +255,7 @@ def build_query(
     else:
         ctes.append(_EMPTY["lexical"])
     ctes.append(_semantic_ctes(namespace, conditions) if semantic else _EMPTY["semantic"])
-    params.update(exact_limit=EXACT_SCAN_LIMIT)
+    params.update(exact_limit=EXACT_SCAN_LIMIT, counted=COUNTED_ITEMS)
     return "WITH " + ",".join(ctes) + _SELECT, params
 
 
@@ -346,34 +352,41 @@ probes AS MATERIALIZED (
 def _lexical_ctes(rest: str, count: str) -> str:
     """BM25 over the items in scope that hold a query term, as CTEs ending in ``lexical``.
 
-    Analysing an item's text costs tens of microseconds, too slow for every one of the
-    thousands of a user's memories a common word is in. So ``hits`` finds, with the index
-    alone, the items of each prefix holding each query term, which gives every term's
-    exact document frequency (``OFFSET 0`` keeps the prefix check, which only drops another
-    prefix's items sharing the hash, out of the scan: the planner would otherwise add the
-    prefix index, reading all of a namespace's items); ``shortlist`` keeps the items with the
-    largest sum of their terms' IDF, ``SHORTLIST_FACTOR`` times the ``pool``; only these are
-    analysed (``analysed``: each term's frequency, up to ``MAX_TERM_FREQUENCY``, and the
-    item's number of distinct terms) and scored by BM25 as in Python, the length averaged
-    over them. Where no more items match than the shortlist holds, the scores are those of
-    BM25 over the whole scope.
+    Each probe finds, with the index, the items of one prefix holding one query term
+    (``matched``; ``OFFSET 0`` keeps the prefix check, which only drops another prefix's
+    items sharing the hash, out of the scan: the planner would otherwise add the prefix
+    index, reading all of a namespace's items). ``frequencies`` counts them all, so every
+    term's document frequency is exact; ``hits`` keeps at most ``TERM_CANDIDATES`` of them
+    per probe, so a word in most of a large user's memories costs a count, not a sort.
+    ``shortlist`` keeps the hits with the largest sum of their terms' IDF,
+    ``SHORTLIST_FACTOR`` times the ``pool``; only these are analysed (``analysed``: each
+    term's frequency, up to ``MAX_TERM_FREQUENCY``, and the item's number of distinct
+    terms) and scored by BM25 as in Python, the length averaged over them. Where no more
+    items match than the shortlist holds, the scores are those of BM25 over the whole
+    scope.
 
     Args:
         rest: The scope's conditions but the namespace, over alias ``s``.
         count: A query counting the items in scope.
     """
+    matched = f"""(SELECT m.prefix, m.key FROM (
+            SELECT s.prefix, s.key FROM store s
+            WHERE {LEXICAL_TERMS} @@ q.probe AND {rest} OFFSET 0) m
+        WHERE q.prefix IS NULL OR m.prefix = q.prefix)"""
     norm = f"{K1} * (1 - {B} + {B} * a.len / greatest(dl.len, 1))"
     return f"""
 population AS MATERIALIZED (SELECT ({count})::float8 AS n),
+frequencies AS MATERIALIZED (
+    SELECT q.lexeme, sum((SELECT count(*) FROM {matched} c))::float8 AS df
+    FROM probes q GROUP BY q.lexeme
+),
 hits AS MATERIALIZED (
-    SELECT m.prefix, m.key, q.lexeme FROM probes q CROSS JOIN LATERAL (
-        SELECT s.prefix, s.key FROM store s
-        WHERE {LEXICAL_TERMS} @@ q.probe AND {rest} OFFSET 0) m
-    WHERE q.prefix IS NULL OR m.prefix = q.prefix
+    SELECT m.prefix, m.key, q.lexeme FROM probes q
+    CROSS JOIN LATERAL (SELECT * FROM {matched} c LIMIT {TERM_CANDIDATES}) m
 ),
 term_weights AS MATERIALIZED (
     SELECT f.lexeme, ln(1 + (greatest(p.n, f.df) - f.df + 0.5) / (f.df + 0.5)) AS idf
-    FROM (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme) f, population p
+    FROM frequencies f, population p WHERE f.df > 0
 ),
 shortlist AS MATERIALIZED (
     SELECT h.prefix, h.key FROM hits h JOIN term_weights w USING (lexeme)
@@ -396,9 +409,23 @@ lexical AS MATERIALIZED (
 )"""
 
 
+# The prefixes searched (the namespace's own and those under it) with their sizes. The
+# namespace's own is counted up to ``COUNTED_ITEMS``; above that, counting costs more than
+# the rest of recall, so its size is the planner's estimate (its share of ``store`` in the
+# table's statistics, kept by autovacuum's ANALYZE), or the count so far where it has none.
 _PREFIXES_CTE = r"""
+counted AS MATERIALIZED (
+    SELECT count(*) AS n FROM (SELECT 1 FROM store WHERE prefix = %(ns)s LIMIT %(counted)s) c
+),
 prefixes AS MATERIALIZED (
-    SELECT %(ns)s::text AS prefix, (SELECT count(*) FROM store WHERE prefix = %(ns)s) AS n
+    SELECT %(ns)s::text AS prefix, CASE WHEN c.n < %(counted)s THEN c.n ELSE greatest(c.n, (
+        SELECT (f.share * t.reltuples)::bigint
+        FROM pg_class t JOIN pg_stats st ON st.tablename = t.relname
+            AND st.schemaname = t.relnamespace::regnamespace::text AND st.attname = 'prefix'
+        CROSS JOIN LATERAL unnest(st.most_common_vals::text::text[], st.most_common_freqs)
+            f(prefix, share)
+        WHERE t.oid = 'store'::regclass AND f.prefix = %(ns)s)) END AS n
+    FROM counted c
     UNION ALL
     SELECT prefix, count(*) FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\'
     GROUP BY prefix
