@@ -2,7 +2,7 @@
 
 Interleaved rounds, each writing fresh items (same shape: ``records.Memory`` values) with:
 
-- ``ours``: ``casts.memory.ingest.put_many`` through ``GuardedStore`` (validated batches of
+- ``ours``: ``casts.memory.store.transfer.put_many`` through ``GuardedStore`` (validated batches of
   1,024 ops, one ``abatch`` each);
 - ``stock_aput``: one ``await store.aput(...)`` per item on the raw AsyncPostgresStore;
 - ``stock_abatch``: raw ``store.abatch`` of the same 1,024-op batches (no validation).
@@ -21,8 +21,8 @@ from common import arguments, emit, memory_value, postgres, sentence, settings_f
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
-from casts.memory.ingest import DEFAULT_BATCH, put_many
-from casts.memory.persistence import open_store
+from casts.memory.store.persistence import open_store
+from casts.memory.store.transfer import DEFAULT_BATCH, put_many
 
 
 async def main() -> None:

@@ -44,9 +44,10 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from casts.memory import namespaces, recall_sql  # noqa: E402
-from casts.memory.embeddings import HashEmbeddings  # noqa: E402
+from casts.memory import namespaces  # noqa: E402
+from casts.memory.recall import sql as recall_sql  # noqa: E402
 from casts.memory.settings import Settings  # noqa: E402
+from casts.memory.store.embeddings import HashEmbeddings  # noqa: E402
 
 DIMS = 64
 VOCAB_SIZE = 2000
@@ -146,7 +147,7 @@ def emit(result: dict[str, Any]) -> None:
 def postgres(data_dir: str | None) -> Iterator[tuple[str, Path]]:
     """``POSTGRES_URI`` if set, else an embedded server in ``data_dir`` (or a fresh temp dir,
     removed afterwards). Yields (uri, data_dir)."""
-    from casts.memory.embedded import start_embedded_postgres
+    from casts.memory.store.embedded import start_embedded_postgres
 
     if os.environ.get("POSTGRES_URI"):
         yield os.environ["POSTGRES_URI"], Path(data_dir or ".")
@@ -228,7 +229,7 @@ async def ensure_dataset(
     Returns:
         What was loaded and how long the load took (setup, not measured).
     """
-    from casts.memory.persistence import open_store
+    from casts.memory.store.persistence import open_store
 
     signature = dataset_signature(others, per_other, measured)
     async with open_store(settings_for(uri)):

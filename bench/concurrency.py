@@ -28,9 +28,9 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, PutOp
 from typing_extensions import TypedDict
 
-from casts.memory.context import MemoryContext
-from casts.memory.persistence import open_checkpointer, open_store
-from casts.memory.profiles import read_profile
+from casts.memory.core.context import MemoryContext
+from casts.memory.kinds.profiles import read_profile
+from casts.memory.store.persistence import open_checkpointer, open_store
 from casts.user_profile.graph import UserProfileGraph
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from common import arguments, emit, run, summary_ms
 from langgraph_sdk import get_client
 
-from casts.memory.formation import manager_thread_id
+from casts.memory.agent.formation import manager_thread_id
 from tests.dev_server import running_dev_server
 from tests.scripted_openai import ScriptedModel, ToolCall, scripted_openai
 

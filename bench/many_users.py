@@ -39,8 +39,8 @@ from common import (
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
-from casts.memory.identity import Identity
-from casts.memory.persistence import open_store
+from casts.memory.core.identity import Identity
+from casts.memory.store.persistence import open_store
 from casts.memory_agent.nodes import load_known
 
 _PHASE = "MANY_USERS_PHASE"

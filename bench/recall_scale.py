@@ -3,7 +3,7 @@
 One user with many memories (100k at full scale) among many other users' items (1M at full
 scale); see common.py for how text and vectors are made. For each query, interleaved:
 
-- ``ours``: ``casts.memory.recall.recall`` (hybrid: BM25 over PostgreSQL's ``english`` text
+- ``ours``: ``casts.memory.recall.search.recall`` (hybrid: BM25 over PostgreSQL's ``english`` text
   search, a GIN expression index with the prefix, plus pgvector: HNSW with an iterative scan
   for a namespace this large; one SQL statement for the candidates);
 - ``stock``: ``store.search(namespace, query=..., limit=5)`` on the raw AsyncPostgresStore.
@@ -33,10 +33,11 @@ from common import (
 )
 from langchain_core.embeddings import Embeddings
 
-from casts.memory import namespaces, recall_sql
-from casts.memory.embeddings import HashEmbeddings
-from casts.memory.persistence import open_store
-from casts.memory.recall import recall
+from casts.memory import namespaces
+from casts.memory.recall import sql as recall_sql
+from casts.memory.recall.search import recall
+from casts.memory.store.embeddings import HashEmbeddings
+from casts.memory.store.persistence import open_store
 
 
 async def recall_exact(store: Any, namespace: tuple[str, ...], query: str) -> list[Any]:

@@ -4,8 +4,8 @@ Three graphs answer the same turns with the same scripted fake model (no network
 
 - ``plain``: START -> model -> END, no store (the baseline);
 - ``ours``: ``MemoryAgentGraph`` (LoadMemoryContext: one read of profile and preferences,
-  ``queries.newest_items``, concurrently with hybrid recall of the 5 memories most relevant
-  to the turn; on PostgreSQL one SQL statement each, ``casts.memory.recall_sql``);
+  ``casts.memory.newest_items``, concurrently with hybrid recall of the 5 memories most relevant
+  to the turn; on PostgreSQL one SQL statement each, ``casts.memory.recall.sql``);
 - ``stock``: the design note's node: ``aget`` the profile document, ``asearch(query=...)`` the
   memories, ``aget`` the preferences document, one after another, on the raw store.
 
@@ -46,12 +46,12 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.store.base import PutOp
 
-from casts.memory import memories, namespaces, queries
-from casts.memory.context import MemoryContext
-from casts.memory.identity import Identity
-from casts.memory.ingest import put_many
-from casts.memory.persistence import open_store
+from casts.memory import memories, namespaces, newest_items
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.identity import Identity
 from casts.memory.settings import Settings
+from casts.memory.store.persistence import open_store
+from casts.memory.store.transfer import put_many
 from casts.memory_agent.graph import MemoryAgentGraph
 from casts.memory_agent.nodes import load_known
 from tests.fake_models import ScriptedChatModel
@@ -159,7 +159,7 @@ async def components(store: Any, rng: random.Random, reps: int) -> dict[str, Any
                 await store.aput(namespaces.user_memories(USER), key, memory_value(query, "w"))
             started = time.perf_counter()
             if name == "batch":
-                await queries.newest_items(store, personal, 100)
+                await newest_items(store, personal, 100)
             elif name == "load_known":
                 await load_known(store, identity, query)
             else:

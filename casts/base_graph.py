@@ -19,8 +19,8 @@ from langgraph.prebuilt import tools_condition
 from langgraph.store.base import BaseStore
 
 from casts.base_node import AsyncBaseNode, BaseNode
-from casts.memory.context import UserContext
-from casts.memory.errors import InvalidValueError
+from casts.memory.core.context import UserContext
+from casts.memory.core.errors import InvalidValueError
 
 Node = BaseNode | AsyncBaseNode
 

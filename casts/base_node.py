@@ -17,8 +17,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from casts.memory.blocking import on_loop_of
-
 INJECTABLE = ("config", "runtime")
 
 
@@ -125,6 +123,9 @@ class AsyncBaseNode(_NodeRules):
         Raises:
             BlockingCallError: ``invoke`` was called on an event loop's thread; use ``ainvoke``.
         """
+        # Imported here, not at the top: the memory package's own nodes derive from this module.
+        from casts.memory.store.blocking import on_loop_of
+
         return on_loop_of(getattr(runtime, "store", None), self, state, config, runtime)
 
     async def __call__(

@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from casts.memory.embedded import start_embedded_postgres
-from casts.memory.persistence import open_checkpointer, open_store
 from casts.memory.settings import Settings
-from casts.memory.store import GuardedStore
+from casts.memory.store.embedded import start_embedded_postgres
+from casts.memory.store.guarded import GuardedStore
+from casts.memory.store.persistence import open_checkpointer, open_store
 from tests.scripted_openai import ScriptedModel, scripted_openai
 
 BACKENDS = ["memory", "postgres"]

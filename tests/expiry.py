@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from casts.memory.namespaces import Namespace
-from casts.memory.store import GuardedStore
+from casts.memory.core.namespaces import Namespace
+from casts.memory.store.guarded import GuardedStore
 
 ONE_SECOND_IN_MINUTES = 1 / 60
 GIVE_UP_S = 60.0

@@ -16,11 +16,11 @@ from typing_extensions import TypedDict
 from casts.base_graph import BaseGraph, add_nodes
 from casts.base_node import BaseNode
 from casts.memory import namespaces
-from casts.memory.blocking import run_sync
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.profiles import apply_profile_change, plan_profile_change, read_profile
-from casts.memory.store import require_store
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.identity import resolve_identity
+from casts.memory.kinds.profiles import apply_profile_change, plan_profile_change, read_profile
+from casts.memory.store.blocking import run_sync
+from casts.memory.store.guarded import require_store
 
 
 class NoteInput(TypedDict, total=False):

@@ -17,9 +17,9 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory import namespaces
-from casts.memory.auth_tokens import load_tokens, parse_tokens
-from casts.memory.clock import utc_now
-from casts.memory.errors import ConfigurationError
+from casts.memory.auth.tokens import load_tokens, parse_tokens
+from casts.memory.core.errors import ConfigurationError
+from casts.memory.core.records import utc_now
 from casts.memory.settings import Settings
 from tests.conftest import TEST_EMBEDDINGS
 from tests.dev_server import PROJECT, running_dev_server

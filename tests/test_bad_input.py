@@ -29,18 +29,18 @@ from langgraph_sdk import get_client
 from casts.knowledge.graph import KnowledgeGraph
 from casts.knowledge.modules.tools import KNOWLEDGE_TOOLS
 from casts.memory import namespaces
-from casts.memory.context import MemoryContext
-from casts.memory.errors import (
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.errors import (
     AccessDeniedError,
     InvalidNamespaceError,
     InvalidValueError,
     MissingIdentityError,
     StoreUnavailableError,
 )
-from casts.memory.queries import asearch_all
-from casts.memory.store import GuardedStore
+from casts.memory.kinds.workspace import create_team
+from casts.memory.store.guarded import GuardedStore
+from casts.memory.store.reading import asearch_all
 from casts.memory.tools import PROFILE_TOOLS
-from casts.memory.workspace import create_team
 from casts.memory_agent.modules.tools import MEMORY_TOOLS
 from casts.session_scratch.graph import SessionScratchGraph
 from casts.session_scratch.modules.tools import SCRATCH_TOOLS

@@ -8,7 +8,7 @@ from typing_extensions import TypedDict
 
 from casts.base_graph import BaseGraph, route_by_action
 from casts.base_node import BaseNode
-from casts.memory.errors import InvalidValueError
+from casts.memory.core.errors import InvalidValueError
 
 
 class State(TypedDict, total=False):

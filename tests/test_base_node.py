@@ -11,7 +11,7 @@ from langgraph.types import Command
 from typing_extensions import TypedDict
 
 from casts.base_node import AsyncBaseNode, BaseNode
-from casts.memory.context import MemoryContext
+from casts.memory.core.context import MemoryContext
 
 
 class State(TypedDict, total=False):

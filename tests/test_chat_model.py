@@ -18,8 +18,8 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.utils import count_tokens_approximately
 
-from casts.memory.chat import chat_model_from_env, chat_settings_from_env, fit_to_budget
-from casts.memory.errors import ConfigurationError
+from casts.memory.agent.model import chat_model_from_env, chat_settings_from_env, fit_to_budget
+from casts.memory.core.errors import ConfigurationError
 from casts.memory.settings import Settings, using
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from tests.conversation import said, thread_config

@@ -22,15 +22,15 @@ from langgraph.store.base import PutOp
 from langgraph.store.postgres import PostgresStore
 
 from casts.memory import namespaces
-from casts.memory.cli import amain, main
-from casts.memory.cli_namespace import format_namespace, parse_namespace
-from casts.memory.clock import utc_now
-from casts.memory.errors import InvalidNamespaceError
-from casts.memory.persistence import open_store
-from casts.memory.queries import asearch_all
-from casts.memory.recall import recall
-from casts.memory.scratch import write_scratch
-from casts.memory.transfer import export_items
+from casts.memory.cli.main import amain, main
+from casts.memory.core.errors import InvalidNamespaceError
+from casts.memory.core.namespace_text import format_namespace, parse_namespace
+from casts.memory.core.records import utc_now
+from casts.memory.kinds.scratch import write_scratch
+from casts.memory.recall.search import recall
+from casts.memory.store.persistence import open_store
+from casts.memory.store.reading import asearch_all
+from casts.memory.store.transfer import export_items
 from tests.conftest import settings_for
 
 

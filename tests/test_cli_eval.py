@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from casts.memory.cli import main
-from casts.memory.locomo import load_conversation
+from casts.memory.cli.main import main
+from casts.memory.evaluation.locomo import load_conversation
 
 CONVERSATION = {
     "speaker_a": "Ines",

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from casts.memory.embedded import start_embedded_postgres
+from casts.memory.store.embedded import start_embedded_postgres
 from tests.dev_server import PROJECT, running_dev_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -22,10 +22,10 @@ import psutil
 import psycopg
 import pytest
 
-from casts.memory.embedded import start_embedded_postgres, stop_embedded_postgres
-from casts.memory.errors import StoreUnavailableError
-from casts.memory.persistence import open_store
+from casts.memory.core.errors import StoreUnavailableError
 from casts.memory.settings import Settings
+from casts.memory.store.embedded import start_embedded_postgres, stop_embedded_postgres
+from casts.memory.store.persistence import open_store
 
 pytestmark = pytest.mark.postgres
 
@@ -232,7 +232,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from casts.memory.embedded import start_embedded_postgres
+    from casts.memory.store.embedded import start_embedded_postgres
 
     print(start_embedded_postgres(Path(sys.argv[1])), flush=True)
     if sys.argv[2] == "hold":

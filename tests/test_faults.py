@@ -20,10 +20,10 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from casts.memory.embedded import pg_ctl, start_embedded_postgres
-from casts.memory.errors import StoreUnavailableError
-from casts.memory.persistence import open_store, redact
-from casts.memory.queries import asearch_all
+from casts.memory.core.errors import StoreUnavailableError
+from casts.memory.store.embedded import pg_ctl, start_embedded_postgres
+from casts.memory.store.persistence import open_store, redact
+from casts.memory.store.reading import asearch_all
 from tests.conftest import TEST_EMBEDDINGS, settings_for
 from tests.dev_server import running_dev_server
 

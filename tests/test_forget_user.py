@@ -13,8 +13,8 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory import memories, namespaces, profiles, workspace
-from casts.memory.cli import amain
-from casts.memory.queries import asearch_all
+from casts.memory.cli.main import amain
+from casts.memory.store.reading import asearch_all
 from tests.conftest import TEST_EMBEDDINGS
 from tests.dev_server import running_dev_server
 

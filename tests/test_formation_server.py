@@ -13,7 +13,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory import namespaces
-from casts.memory.formation import manager_thread_id
+from casts.memory.agent.formation import manager_thread_id
 from tests.conftest import chat_server_env
 from tests.dev_server import running_dev_server
 from tests.scripted_openai import ScriptedModel, ToolCall

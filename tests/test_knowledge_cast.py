@@ -11,10 +11,10 @@ from langchain_core.messages import ToolMessage
 from casts.knowledge.graph import KnowledgeGraph
 from casts.knowledge.modules.tools import KNOWLEDGE_TOOLS
 from casts.memory import namespaces
-from casts.memory.context import MemoryContext
-from casts.memory.errors import InvalidValueError, MissingIdentityError
-from casts.memory.knowledge import add_facts, fact_key, list_facts
-from casts.memory.queries import asearch_all
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.errors import InvalidValueError, MissingIdentityError
+from casts.memory.kinds.knowledge import add_facts, fact_key, list_facts
+from casts.memory.store.reading import asearch_all
 from tests.conversation import thread_config
 from tests.fake_models import scripted, tool_call
 

@@ -15,9 +15,9 @@ from langgraph_sdk import get_client
 from casts.langmem_memory.graph import LangMemGraph, graph
 from casts.langmem_memory.modules.tools import SCHEMA_TOOLS
 from casts.memory import namespaces
-from casts.memory.errors import ConfigurationError, MissingIdentityError
-from casts.memory.queries import asearch_all
+from casts.memory.core.errors import ConfigurationError, MissingIdentityError
 from casts.memory.settings import Settings, using
+from casts.memory.store.reading import asearch_all
 from tests.conversation import said, thread_config, tool_replies
 from tests.dev_server import PROJECT, running_dev_server
 from tests.fake_models import scripted, tool_call
@@ -145,7 +145,7 @@ def test_without_langmem_the_graph_imports_and_a_run_names_the_extra(tmp_path):
 import asyncio
 from langgraph.store.memory import InMemoryStore
 from casts.langmem_memory.graph import graph
-from casts.memory.errors import ConfigurationError
+from casts.memory.core.errors import ConfigurationError
 
 try:
     import langmem

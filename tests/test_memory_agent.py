@@ -1,4 +1,4 @@
-"""The memory agent and casts.memory.memories on both backends; only the LLM is scripted."""
+"""The memory agent and casts.memory.kinds.memories on both backends; only the LLM is scripted."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import pytest
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
 from casts.memory import memories, namespaces
-from casts.memory.chat import chat_model_from_env
-from casts.memory.errors import (
+from casts.memory.agent.model import chat_model_from_env
+from casts.memory.core.errors import (
     ConfigurationError,
     InvalidValueError,
     MemoryNotFoundError,
     MissingIdentityError,
 )
-from casts.memory.persistence import open_store
-from casts.memory.queries import asearch_all
-from casts.memory.records import Memory, TeamMember, WorkspaceEntry
+from casts.memory.core.records import Memory, TeamMember, WorkspaceEntry
 from casts.memory.settings import Settings, using
+from casts.memory.store.persistence import open_store
+from casts.memory.store.reading import asearch_all
 from casts.memory_agent.graph import MemoryAgentGraph, graph
 from tests.conversation import authenticated, said, thread_config, tool_replies
 from tests.fake_models import recording, system_prompt, tool_call

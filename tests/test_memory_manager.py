@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from casts.memory import formation, memories, namespaces, profiles
-from casts.memory.queries import asearch_all
+from casts.memory.store.reading import asearch_all
 from casts.memory_manager.graph import MemoryManagerGraph
 from tests.fake_models import RecordingModel, tool_call
 from tests.fake_models import recording as model
@@ -347,7 +347,7 @@ def test_settings_and_thread_ids():
 
 
 async def test_bad_requests_are_refused_naming_the_field(store, unique):
-    from casts.memory.errors import InvalidValueError, MissingIdentityError
+    from casts.memory.core.errors import InvalidValueError, MissingIdentityError
 
     app = MemoryManagerGraph(model=model()).build(store=store)
     user = {"user_id": unique("io")}

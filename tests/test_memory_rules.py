@@ -10,18 +10,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casts.memory import namespaces
-from casts.memory.errors import (
+from casts.memory.core.errors import (
     ConfigurationError,
     IdentityMismatchError,
     InvalidNamespaceError,
     InvalidValueError,
     MissingIdentityError,
 )
-from casts.memory.identity import resolve_identity
-from casts.memory.records import Fact, Memory, parse_record
+from casts.memory.core.identity import resolve_identity
+from casts.memory.core.namespaces import normalize_text, text_key
+from casts.memory.core.records import Fact, Memory, parse_record
+from casts.memory.core.values import validate_key, validate_value
 from casts.memory.settings import Settings, using
-from casts.memory.textkeys import normalize_text, text_key
-from casts.memory.values import validate_key, validate_value
 
 # --- namespaces ------------------------------------------------------------------------
 

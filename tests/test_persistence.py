@@ -17,10 +17,10 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
 from casts.memory import namespaces
-from casts.memory.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
-from casts.memory.persistence import open_checkpointer, open_store
+from casts.memory.core.errors import EmbeddingDimensionMismatchError, StoreUnavailableError
 from casts.memory.settings import Settings
-from casts.memory.store import PatchedInMemoryStore
+from casts.memory.store.guarded import PatchedInMemoryStore
+from casts.memory.store.persistence import open_checkpointer, open_store
 from casts.user_profile.graph import UserProfileGraph
 from tests.conftest import settings_for
 
@@ -100,7 +100,7 @@ def test_embedded_data_survives_a_new_process(embedded_data_dir):
     script = textwrap.dedent(
         """
         import asyncio, sys
-        from casts.memory.persistence import open_store
+        from casts.memory.store.persistence import open_store
         from casts.memory.settings import Settings
 
         async def main(mode):

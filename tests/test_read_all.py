@@ -14,9 +14,9 @@ import pytest
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
-from casts.memory.errors import InvalidNamespaceError, InvalidValueError, StoreUnavailableError
-from casts.memory.persistence import open_store
-from casts.memory.queries import asearch_all, iter_items, newest_items
+from casts.memory.core.errors import InvalidNamespaceError, InvalidValueError, StoreUnavailableError
+from casts.memory.store.persistence import open_store
+from casts.memory.store.reading import asearch_all, iter_items, newest_items
 from tests.conftest import settings_for
 from tests.test_faults import EmbeddedPostgres
 

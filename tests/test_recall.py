@@ -10,14 +10,15 @@ import psycopg
 import pytest
 from langgraph.store.base import PutOp
 
-from casts.memory import namespaces, recall_sql
-from casts.memory.errors import InvalidNamespaceError, InvalidValueError
-from casts.memory.fusion import Weights
-from casts.memory.ingest import put_many, puts
-from casts.memory.persistence import open_store
-from casts.memory.recall import hybrid_search, recall
-from casts.memory.recall_sql import LEXICAL_INDEX, ensure_lexical_index
-from casts.memory.records import Memory
+from casts.memory import namespaces
+from casts.memory.core.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.core.records import Memory
+from casts.memory.recall import sql as recall_sql
+from casts.memory.recall.fusion import Weights
+from casts.memory.recall.search import hybrid_search, recall
+from casts.memory.recall.sql import LEXICAL_INDEX, ensure_lexical_index
+from casts.memory.store.persistence import open_store
+from casts.memory.store.transfer import put_many, puts
 from tests.conftest import settings_for
 
 FILLER = [

@@ -1,7 +1,7 @@
 """What both backends' recall must agree on, though each makes its own terms and scores.
 
 InMemoryStore's terms come from PyStemmer's Snowball English stemmer and PostgreSQL's
-English stop words (``casts.memory.lexical``); PostgreSQL's from its own ``english`` text
+English stop words (``casts.memory.recall.lexical``); PostgreSQL's from its own ``english`` text
 search. They agree on plain words; PostgreSQL's parser splits some other text its own way
 (hyphenated words, e-mail addresses, URLs, version numbers), so there the backends may
 rank slightly differently. What is demanded of both:
@@ -21,12 +21,14 @@ from collections import Counter
 import psycopg
 import pytest
 
-from casts.memory import lexical, namespaces, recall_sql
-from casts.memory.fusion import Weights
-from casts.memory.ingest import put_many, puts
-from casts.memory.persistence import open_store
-from casts.memory.recall import recall
-from casts.memory.records import Memory
+from casts.memory import namespaces
+from casts.memory.core.records import Memory
+from casts.memory.recall import lexical
+from casts.memory.recall import sql as recall_sql
+from casts.memory.recall.fusion import Weights
+from casts.memory.recall.search import recall
+from casts.memory.store.persistence import open_store
+from casts.memory.store.transfer import put_many, puts
 from tests.conftest import settings_for
 from tests.test_recall import FILLER
 

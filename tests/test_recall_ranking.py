@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from casts.memory.fusion import Weights, fuse
-from casts.memory.lexical import bm25_scores, stem, terms
+from casts.memory.recall.fusion import Weights, fuse
+from casts.memory.recall.lexical import bm25_scores, stem, terms
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ from langchain_core.messages import ToolMessage
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
-from casts.memory.clock import utc_now
-from casts.memory.context import MemoryContext
-from casts.memory.errors import InvalidNamespaceError, InvalidValueError, MissingIdentityError
-from casts.memory.queries import asearch_all
-from casts.memory.scratch import cleanup_older_than, end_session, read_scratch, write_scratch
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.errors import InvalidNamespaceError, InvalidValueError, MissingIdentityError
+from casts.memory.core.records import utc_now
+from casts.memory.kinds.scratch import cleanup_older_than, end_session, read_scratch, write_scratch
+from casts.memory.store.reading import asearch_all
 from casts.session_scratch.graph import SessionScratchGraph
 from casts.session_scratch.modules.tools import SCRATCH_TOOLS
 from tests.conversation import thread_config

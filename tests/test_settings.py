@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from casts.memory.auth_tokens import load_tokens, server_tokens
-from casts.memory.embeddings import make_index_config
-from casts.memory.errors import ConfigurationError, InvalidValueError
+from casts.memory.auth.tokens import load_tokens, server_tokens
+from casts.memory.core.errors import ConfigurationError, InvalidValueError
+from casts.memory.core.values import validate_value
 from casts.memory.settings import Settings, using
-from casts.memory.values import validate_value
+from casts.memory.store.embeddings import make_index_config
 from tests import dev_server
 from tests.dev_server import PROJECT, free_port
 

@@ -20,11 +20,11 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory import namespaces
-from casts.memory.cli import amain
-from casts.memory.embeddings import LOCAL_DIMS, make_index_config
-from casts.memory.errors import ConfigurationError
-from casts.memory.persistence import open_store
+from casts.memory.cli.main import amain
+from casts.memory.core.errors import ConfigurationError
 from casts.memory.settings import Settings
+from casts.memory.store.embeddings import LOCAL_DIMS, make_index_config
+from casts.memory.store.persistence import open_store
 from tests.conftest import settings_for
 from tests.dev_server import PROJECT, running_dev_server
 from tests.scripted_openai import ScriptedModel, ToolCall, scripted_openai

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_client
 
-from casts.memory.new_cast import new_cast, source_test
+from casts.memory.cli.new_cast import new_cast, source_test
 from tests.conftest import TEST_EMBEDDINGS
 from tests.dev_server import PROJECT, serving
 

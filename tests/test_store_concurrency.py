@@ -17,8 +17,8 @@ from langgraph.store.base import InvalidNamespaceError as LangGraphInvalidNamesp
 from langgraph.store.base import PutOp, SearchOp
 
 from casts.memory import namespaces
-from casts.memory.errors import InvalidNamespaceError, InvalidValueError
-from casts.memory.persistence import open_store
+from casts.memory.core.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.store.persistence import open_store
 from tests.conftest import settings_for
 
 SEARCHES = 400

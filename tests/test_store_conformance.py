@@ -14,8 +14,8 @@ from langgraph.store.base import InvalidNamespaceError as LangGraphNamespaceErro
 from langgraph.store.base import PutOp
 
 from casts.memory import namespaces
-from casts.memory.errors import InvalidNamespaceError, InvalidValueError
-from casts.memory.queries import asearch_all
+from casts.memory.core.errors import InvalidNamespaceError, InvalidValueError
+from casts.memory.store.reading import asearch_all
 from tests.expiry import ONE_SECOND_IN_MINUTES, sweep_until_gone
 
 

@@ -26,17 +26,17 @@ from langgraph_sdk import get_client
 
 from casts.knowledge.modules.tools import KNOWLEDGE_TOOLS
 from casts.memory import namespaces
-from casts.memory.blocking import BlockingCallError, run_sync
-from casts.memory.context import MemoryContext
-from casts.memory.errors import InvalidValueError, StoreUnavailableError
-from casts.memory.knowledge import add_facts, list_facts
-from casts.memory.memories import memory_key, recall_memories, remember
-from casts.memory.persistence import open_checkpointer_sync, open_store, open_store_sync
-from casts.memory.profiles import read_profile
-from casts.memory.scratch import read_scratch, write_scratch
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.errors import InvalidValueError, StoreUnavailableError
+from casts.memory.kinds.knowledge import add_facts, list_facts
+from casts.memory.kinds.memories import memory_key, recall_memories, remember
+from casts.memory.kinds.profiles import read_profile
+from casts.memory.kinds.scratch import read_scratch, write_scratch
+from casts.memory.kinds.workspace import create_team, read_workspace, write_workspace
 from casts.memory.settings import Settings
+from casts.memory.store.blocking import BlockingCallError, run_sync
+from casts.memory.store.persistence import open_checkpointer_sync, open_store, open_store_sync
 from casts.memory.tools import PROFILE_TOOLS
-from casts.memory.workspace import create_team, read_workspace, write_workspace
 from casts.memory_agent.graph import MemoryAgentGraph
 from casts.session_scratch.modules.tools import SCRATCH_TOOLS
 from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
@@ -53,9 +53,9 @@ SCRIPT = textwrap.dedent(
     import sys
 
     from casts.memory import namespaces
-    from casts.memory.blocking import run_sync
-    from casts.memory.persistence import open_checkpointer_sync, open_store_sync
-    from casts.memory.profiles import read_profile
+    from casts.memory.store.blocking import run_sync
+    from casts.memory.store.persistence import open_checkpointer_sync, open_store_sync
+    from casts.memory.kinds.profiles import read_profile
     from casts.user_profile.graph import UserProfileGraph
     from tests.sync_cast import SyncNotesGraph
 

@@ -15,10 +15,10 @@ from langchain.agents import create_agent
 from langchain_core.messages import ToolMessage
 
 from casts.memory import namespaces
-from casts.memory.context import MemoryContext
-from casts.memory.errors import AccessDeniedError, InvalidValueError, MissingIdentityError
-from casts.memory.queries import asearch_all
-from casts.memory.workspace import read_workspace
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.errors import AccessDeniedError, InvalidValueError, MissingIdentityError
+from casts.memory.kinds.workspace import read_workspace
+from casts.memory.store.reading import asearch_all
 from casts.team_workspace.graph import TeamWorkspaceGraph
 from casts.team_workspace.modules.tools import WORKSPACE_TOOLS
 from tests.conversation import authenticated, thread_config

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from casts.memory import namespaces
-from casts.memory.errors import InvalidValueError, MissingIdentityError
-from casts.memory.queries import asearch_all
+from casts.memory.core.errors import InvalidValueError, MissingIdentityError
+from casts.memory.store.reading import asearch_all
 from casts.user_profile.graph import UserProfileGraph
 from tests.conversation import thread_config
 

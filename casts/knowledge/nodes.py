@@ -8,10 +8,15 @@ from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
 from casts.knowledge.modules.state import EMPTY_RESULT, KnowledgeState
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.knowledge import add_facts, list_facts, list_topics, search_facts
-from casts.memory.store import require_store
+from casts.memory import (
+    MemoryContext,
+    add_facts,
+    list_facts,
+    list_topics,
+    require_store,
+    resolve_identity,
+    search_facts,
+)
 
 
 class AddFacts(AsyncBaseNode):

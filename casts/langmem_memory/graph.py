@@ -15,7 +15,7 @@ from casts.langmem_memory.modules.prompts import render_system_prompt
 from casts.langmem_memory.modules.state import AgentInput, AgentOutput, LangMemState
 from casts.langmem_memory.modules.tools import SCHEMA_TOOLS
 from casts.langmem_memory.nodes import RequireUser, RunLangMemTools
-from casts.memory.chat import CallModel
+from casts.memory import CallModel
 
 
 class LangMemGraph(BaseGraph):

@@ -11,9 +11,7 @@ from langgraph.runtime import Runtime
 from casts.base_node import AsyncBaseNode
 from casts.langmem_memory.modules.state import LangMemState
 from casts.langmem_memory.modules.tools import require_langmem, user_langmem_tools
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.store import require_store
+from casts.memory import MemoryContext, require_store, resolve_identity
 
 TOOL_ERRORS: tuple[type[Exception], ...] = (ValueError,)
 """Returned to the model as text: LangMem's refusals (update without id, ...) and the

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from casts.memory.errors import ConfigurationError
+from casts.memory.core.errors import ConfigurationError
 
 Backend = Literal["postgres", "embedded", "memory"]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         data_dir: ``MEMORY_DATA_DIR``, where the embedded server keeps its data (git-ignored).
         embeddings: ``MEMORY_EMBEDDINGS``: ``none``, ``openai``, ``local``, ``hash`` or
             ``module:function``; None (unset) means the local model when it is installed,
-            else none (``casts.memory.embeddings.embedding_choice`` decides, and warns).
+            else none (``casts.memory.store.embeddings.embedding_choice`` decides, and warns).
         embedding_dims: ``MEMORY_EMBEDDING_DIMS``, dimensions of a custom, hash or shortened
             OpenAI embedding.
         openai_embedding_model: ``MEMORY_OPENAI_EMBEDDING_MODEL``, the model of ``openai``.
@@ -77,14 +77,14 @@ class Settings(BaseSettings):
         openai_base_url: ``OPENAI_BASE_URL``, an OpenAI-compatible server instead of OpenAI.
         anthropic_api_key: ``ANTHROPIC_API_KEY``, for an ``anthropic:`` chat model.
         agent_model: ``MEMORY_AGENT_MODEL``, the chat model of the LLM casts
-            (``provider:model``, or a bare OpenAI model name; ``casts.memory.chat``).
+            (``provider:model``, or a bare OpenAI model name; ``casts.memory.agent.model``).
         agent_max_prompt_tokens: ``MEMORY_AGENT_MAX_PROMPT_TOKENS``, the budget of one model
             call; older turns beyond it are not sent.
         formation: ``MEMORY_FORMATION``, whether a chat turn schedules the memory manager
-            (``casts.memory.formation``).
+            (``casts.memory.agent.formation``).
         formation_delay_seconds: ``MEMORY_FORMATION_DELAY_SECONDS``, how long after the
             latest turn of a conversation the manager runs.
-        auth_tokens: ``MEMORY_AUTH_TOKENS``, the JSON token table (``casts.memory.auth_tokens``).
+        auth_tokens: ``MEMORY_AUTH_TOKENS``, the JSON token table (``casts.memory.auth.tokens``).
         auth_file: ``MEMORY_AUTH_FILE``, a file holding that table.
         allow_open_network: ``MEMORY_ALLOW_OPEN_NETWORK``, serve without auth off loopback.
         server_url: ``LANGGRAPH_API_URL``, where the server listens (``langgraph dev`` sets it).

@@ -2,7 +2,7 @@
 
 The store and the user come from the run (``ToolRuntime``), never from the model: the model
 supplies only what the call is about. Refused input comes back as "Error: ..." text the
-model can correct, and nothing is written (``casts.memory.tooling.report_errors``).
+model can correct, and nothing is written (``casts.memory.agent.tooling.report_errors``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.profiles import apply_profile_change, plan_profile_change, read_profile
-from casts.memory.store import require_store
-from casts.memory.tooling import report_errors, runs_sync
+from casts.memory.agent.tooling import report_errors, runs_sync
+from casts.memory.core.context import MemoryContext
+from casts.memory.core.identity import resolve_identity
+from casts.memory.kinds.profiles import apply_profile_change, plan_profile_change, read_profile
+from casts.memory.store.guarded import require_store
 
 
 @runs_sync

@@ -2,7 +2,7 @@
 
 Served by ``langgraph.json`` as ``memory_agent``; compiled without persistence (the server
 injects the project's store and checkpointer) and without a model (built at run time from
-``MEMORY_AGENT_MODEL``, see ``casts.memory.chat``). Tests pass a model:
+``MEMORY_AGENT_MODEL``, see ``casts.memory.agent.model``). Tests pass a model:
 ``MemoryAgentGraph(model=...)``.
 """
 
@@ -13,8 +13,7 @@ from langgraph.graph import StateGraph
 from langgraph.prebuilt import ToolNode
 
 from casts.base_graph import BaseGraph, add_nodes, add_tool_loop
-from casts.memory.chat import CallModel
-from casts.memory.formation import ScheduleFormation
+from casts.memory import CallModel, ScheduleFormation
 from casts.memory_agent.modules.state import AgentInput, AgentOutput, MemoryAgentState
 from casts.memory_agent.modules.tools import MEMORY_TOOLS
 from casts.memory_agent.nodes import LoadMemoryContext, memory_agent_prompt

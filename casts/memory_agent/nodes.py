@@ -1,6 +1,6 @@
 """Nodes of the memory agent: load what the agent should know each turn.
 
-The model is called by the shared ``casts.memory.chat.CallModel`` with this cast's prompt.
+The model is called by the shared ``casts.memory.agent.model.CallModel`` with this cast's prompt.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore, GetOp, SearchItem, SearchOp
 
 from casts.base_node import AsyncBaseNode
-from casts.memory import memories, namespaces, queries
-from casts.memory.context import MemoryContext
-from casts.memory.identity import Identity, resolve_identity
-from casts.memory.records import TeamMember
-from casts.memory.store import check_op, require_store
-from casts.memory.workspace import team_role
+from casts.memory import (
+    Identity,
+    MemoryContext,
+    TeamMember,
+    check_op,
+    memories,
+    namespaces,
+    newest_items,
+    require_store,
+    resolve_identity,
+    team_role,
+)
 from casts.memory_agent.modules.prompts import render_system_prompt
 from casts.memory_agent.modules.state import Known, MemoryAgentState
 
@@ -42,13 +48,13 @@ def latest_human_text(messages: Sequence[AnyMessage]) -> str:
 async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
     """Read everything the agent should know this turn.
 
-    Profile and preferences are one read (``queries.newest_items``: one statement on
-    PostgreSQL) and, when the run names a team, the user's membership of the team and the
-    team workspace one ``abatch``; both run concurrently with recall, so the turn waits for
-    the slowest, not their sum. Everything is read from the store itself, so a write by any
-    process shows on the next turn. The workspace is kept only when ``workspace.team_role``
-    admits the user (the rule the team_workspace cast and the HTTP store API apply), so
-    naming someone else's team reveals nothing.
+    Profile and preferences are one read (``newest_items``: one statement on PostgreSQL)
+    and, when the run names a team, the user's membership of the team and the team
+    workspace one ``abatch``; both run concurrently with recall, so the turn waits for the
+    slowest, not their sum. Everything is read from the store itself, so a write by any
+    process shows on the next turn. The workspace is kept only when ``team_role`` admits
+    the user (the rule the team_workspace cast and the HTTP store API apply), so naming
+    someone else's team reveals nothing.
     """
     user_id = identity.require_user()
     team_ops: list[GetOp | SearchOp] = []
@@ -59,7 +65,7 @@ async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
         ]
     for position, op in enumerate(team_ops):
         check_op(op, position)
-    personal = queries.newest_items(
+    personal = newest_items(
         store,
         [namespaces.user_profile(user_id), namespaces.user_preferences(user_id)],
         MAX_PROFILE_ITEMS,

@@ -1,7 +1,7 @@
 """The memory manager: forms a user's memories from a conversation, off the chat's hot path.
 
 Served by ``langgraph.json`` as ``memory_manager``. The memory agent schedules it after each
-turn (``casts.memory.formation``); a script invokes it directly with
+turn (``casts.memory.agent.formation``); a script invokes it directly with
 ``formation.formation_request(thread_id, messages)`` as input and the user in ``context``.
 Tests pass a model: ``MemoryManagerGraph(model=...)``.
 """

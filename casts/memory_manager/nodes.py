@@ -18,17 +18,22 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from casts.base_node import AsyncBaseNode
-from casts.memory import memories, namespaces, profiles
-from casts.memory.chat import chat_model_from_env
-from casts.memory.clock import iso_now
-from casts.memory.context import MemoryContext
-from casts.memory.errors import InvalidValueError
-from casts.memory.forgetting import forget_user
-from casts.memory.formation import transcript
-from casts.memory.identity import resolve_identity
-from casts.memory.records import Provenance, check_scalar_or_list
-from casts.memory.store import require_store
-from casts.memory.values import validate_key
+from casts.memory import (
+    InvalidValueError,
+    MemoryContext,
+    Provenance,
+    chat_model_from_env,
+    check_scalar_or_list,
+    forget_user,
+    iso_now,
+    memories,
+    namespaces,
+    profiles,
+    require_store,
+    resolve_identity,
+    transcript,
+    validate_key,
+)
 from casts.memory_manager.modules.prompts import (
     DECIDE_PROMPT,
     EXTRACT_PROMPT,

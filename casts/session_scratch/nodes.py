@@ -7,10 +7,15 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.scratch import DEFAULT_TTL_MINUTES, end_session, read_scratch, write_scratch
-from casts.memory.store import require_store
+from casts.memory import (
+    DEFAULT_TTL_MINUTES,
+    MemoryContext,
+    end_session,
+    read_scratch,
+    require_store,
+    resolve_identity,
+    write_scratch,
+)
 from casts.session_scratch.modules.state import ScratchState
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from langgraph.graph import StateGraph
 
 from casts.base_graph import BaseGraph, route_by_action
-from casts.memory.context import TeamContext
+from casts.memory import TeamContext
 from casts.team_workspace.modules.state import WorkspaceInput, WorkspaceOutput, WorkspaceState
 from casts.team_workspace.nodes import (
     AddTeamMember,

@@ -2,7 +2,7 @@
 
 Every node acts for the run's user in the run's team (both from the context or the
 authenticated user, never from the request); membership is checked by
-``casts.memory.workspace.team_role`` (the token's teams with auth on, else the store's
+``casts.memory.kinds.workspace.team_role`` (the token's teams with auth on, else the store's
 roster) before anything is read or written.
 """
 
@@ -13,15 +13,16 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
-from casts.memory.context import MemoryContext
-from casts.memory.errors import InvalidValueError
-from casts.memory.identity import Identity, resolve_identity
-from casts.memory.store import require_store
-from casts.memory.workspace import (
+from casts.memory import (
+    Identity,
+    InvalidValueError,
+    MemoryContext,
     add_member,
     create_team,
     read_workspace,
     remove_member,
+    require_store,
+    resolve_identity,
     write_workspace,
 )
 from casts.team_workspace.modules.state import WorkspaceState

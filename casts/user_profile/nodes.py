@@ -7,10 +7,14 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.profiles import apply_profile_change, plan_profile_change, read_profile
-from casts.memory.store import require_store
+from casts.memory import (
+    MemoryContext,
+    apply_profile_change,
+    plan_profile_change,
+    read_profile,
+    require_store,
+    resolve_identity,
+)
 from casts.user_profile.modules.state import ProfileState
 
 

@@ -7,11 +7,17 @@ import json
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.knowledge import add_facts, list_facts, list_topics, search_facts
-from casts.memory.store import require_store
-from casts.memory.tooling import report_errors, runs_sync
+from casts.memory import (
+    MemoryContext,
+    add_facts,
+    list_facts,
+    list_topics,
+    report_errors,
+    require_store,
+    resolve_identity,
+    runs_sync,
+    search_facts,
+)
 
 
 @runs_sync

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casts.memory.chat import Conversation
+from casts.memory import Conversation
 
 
 class AgentInput(Conversation):

@@ -15,9 +15,7 @@ from __future__ import annotations
 from langchain_core.tools import BaseTool
 from langgraph.store.base import BaseStore
 
-from casts.memory import namespaces
-from casts.memory.errors import ConfigurationError
-from casts.memory.namespaces import Namespace
+from casts.memory import ConfigurationError, Namespace, namespaces
 
 try:
     import langmem

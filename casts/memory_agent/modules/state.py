@@ -6,7 +6,7 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
-from casts.memory.chat import Conversation
+from casts.memory import Conversation
 
 
 class AgentInput(Conversation):

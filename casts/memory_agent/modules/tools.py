@@ -12,12 +12,16 @@ import json
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
-from casts.memory import memories
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.store import require_store
-from casts.memory.tooling import report_errors, runs_sync
-from casts.memory.tools import get_preference, set_preference
+from casts.memory import (
+    MemoryContext,
+    get_preference,
+    memories,
+    report_errors,
+    require_store,
+    resolve_identity,
+    runs_sync,
+    set_preference,
+)
 
 
 def _quoted(content: str) -> str:

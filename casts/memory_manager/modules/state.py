@@ -15,7 +15,7 @@ class ManagerInput(TypedDict):
             everything of the run's user).
         thread_id: For ``extract``: the conversation thread the messages come from.
         messages: For ``extract``: the conversation, each ``{"id", "type": "human"|"ai",
-            "content"}`` (``casts.memory.formation.transcript``); what the manager has
+            "content"}`` (``casts.memory.agent.formation.transcript``); what the manager has
             already read of the thread is skipped.
     """
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from casts.memory.records import check_moment
+from casts.memory import check_moment
 
 CandidateKind = Literal["fact", "preference", "event", "profile"]
 Action = Literal["add", "confirm", "update", "supersede"]

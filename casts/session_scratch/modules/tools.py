@@ -8,11 +8,16 @@ from typing import Any
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.scratch import DEFAULT_TTL_MINUTES, read_scratch, write_scratch
-from casts.memory.store import require_store
-from casts.memory.tooling import report_errors, runs_sync
+from casts.memory import (
+    DEFAULT_TTL_MINUTES,
+    MemoryContext,
+    read_scratch,
+    report_errors,
+    require_store,
+    resolve_identity,
+    runs_sync,
+    write_scratch,
+)
 
 
 @runs_sync

@@ -1,6 +1,6 @@
 """Team-workspace tools for agents: team and user come from the runtime, never the model.
 
-Membership is managed through the cast (or the functions in ``casts.memory.workspace``),
+Membership is managed through the cast (or the functions in ``casts.memory.kinds.workspace``),
 not by the model: an agent can read and write its team's workspace, not change who is in it.
 """
 
@@ -12,11 +12,16 @@ from typing import Any
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
-from casts.memory.context import MemoryContext
-from casts.memory.identity import resolve_identity
-from casts.memory.store import require_store
-from casts.memory.tooling import report_errors, runs_sync
-from casts.memory.workspace import get_entry, read_workspace, write_workspace
+from casts.memory import (
+    MemoryContext,
+    get_entry,
+    read_workspace,
+    report_errors,
+    require_store,
+    resolve_identity,
+    runs_sync,
+    write_workspace,
+)
 
 
 @runs_sync

@@ -6,7 +6,7 @@ too; a cast never imports another cast.
 
 from __future__ import annotations
 
-from casts.memory.tools import (
+from casts.memory import (
     PROFILE_TOOLS,
     get_preference,
     get_user_profile,

@@ -1,0 +1,1 @@
+"""Measuring recall on LoCoMo-format conversations (``memory-casts eval recall``)."""
