@@ -86,11 +86,15 @@ CREATE OR REPLACE FUNCTION {TERMS_FUNCTION}(prefix text, content text) RETURNS t
             FROM unnest(tsvector_to_array(
                 to_tsvector('english'::regconfig, coalesce(content, '')))) t))
     $$"""
+# GIN queues new entries in a pending list that every search reads through, until a
+# vacuum or the list's limit merges them into the index; a small limit (in kB) keeps that
+# read short between vacuums, at the cost of merging more often while writing.
+PENDING_LIST_KB = 64
 # Migrations, in order; each is safe to run again.
 _INDEX_MIGRATIONS = (
     TERMS_FUNCTION_MIGRATION,
     f"CREATE INDEX IF NOT EXISTS {LEXICAL_INDEX} ON store USING gin "
-    f"({LEXICAL_TERMS.replace('s.', '')})",
+    f"({LEXICAL_TERMS.replace('s.', '')}) WITH (gin_pending_list_limit = {PENDING_LIST_KB})",
 )
 # What earlier versions added and recall no longer uses: the in-process copies' change log
 # (its triggers on ``store`` and ``store_vectors``, function and tables), the generated
