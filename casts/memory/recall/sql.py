@@ -89,7 +89,7 @@ CREATE OR REPLACE FUNCTION {TERMS_FUNCTION}(prefix text, content text) RETURNS t
 # GIN queues new entries in a pending list that every search reads through, until a
 # vacuum or the list's limit merges them into the index; a small limit (in kB) keeps that
 # read short between vacuums, at the cost of merging more often while writing.
-PENDING_LIST_KB = 64
+PENDING_LIST_KB = 256
 # Migrations, in order; each is safe to run again.
 _INDEX_MIGRATIONS = (
     TERMS_FUNCTION_MIGRATION,
