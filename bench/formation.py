@@ -1,14 +1,18 @@
-"""Item 5: the memory agent's chat turn with background formation on and off.
+"""Item 6: the memory agent's chat turn with background formation on and off.
 
 Two `langgraph dev` servers run side by side on InMemoryStore, one with
 ``MEMORY_FORMATION=off``, one with it on (delay ``DELAY_S``); both talk to one scripted
 OpenAI-compatible server that answers the chat with a short text and the manager with an
 empty extraction. Bursts of ``TURNS`` quick turns go to each server in turn (interleaved, so
-drift hits both alike), each burst on a new conversation thread. Besides each turn as the
-client sees it, the ``schedule_formation`` step itself is timed from the thread's
-checkpoints (the "off" server runs the step too; it returns at once). After the last burst and
-the delay, the manager's thread of every burst on the "on" server is counted: how many runs
-it was asked for, how many ran.
+drift hits both alike), each burst on a new conversation thread. Three timings per turn:
+the turn as the client sees it (``runs.wait``, which includes `langgraph dev`'s queue
+pick-up, most of it), the graph's run on the server (first to last checkpoint of the turn)
+and the ``schedule_formation`` step alone (the checkpoints before and after it). Both
+servers run the step; "on" hands the manager's request to ``casts.memory.agent.background``,
+which sends it once the conversation has been quiet for a moment, after the turn. After the
+last burst and the delay, the manager's thread of every burst on the "on" server is
+counted: how many runs it was asked for (a turn whose request the next turn replaced before
+it went asks for none), how many ran.
 """
 
 from __future__ import annotations
@@ -64,24 +68,32 @@ async def burst(client: Any, turns: int) -> tuple[str, list[float]]:
     return thread["thread_id"], took
 
 
-async def schedule_step_seconds(client: Any, thread_id: str) -> list[float]:
-    """How long each turn's ``schedule_formation`` step took, from the thread's checkpoints.
+def _seconds(before: dict[str, Any], after: dict[str, Any]) -> float:
+    later = datetime.fromisoformat(after["created_at"])
+    return (later - datetime.fromisoformat(before["created_at"])).total_seconds()
 
-    The checkpoint written before the step (``next == ["schedule_formation"]``) and the one
-    written after it are timestamped by the server; their difference is the step, its
-    checkpoint write included, without the server's queue pick-up that a client's timing
-    of a whole turn contains.
+
+async def server_seconds(client: Any, thread_id: str) -> tuple[list[float], list[float]]:
+    """Per turn, from the thread's checkpoints: the graph's run and its schedule step.
+
+    The server timestamps each checkpoint. A turn runs from its input checkpoint
+    (``source == "input"``) to the last one before the next turn's; the step from the
+    checkpoint before it (``next == ["schedule_formation"]``) to the one after, its
+    checkpoint write included. Neither contains the queue pick-up a client's timing has.
     """
     history = await client.threads.get_history(thread_id, limit=100)
     ordered = sorted(history, key=lambda snapshot: snapshot["created_at"])
-    return [
-        (
-            datetime.fromisoformat(after["created_at"])
-            - datetime.fromisoformat(before["created_at"])
-        ).total_seconds()
+    starts = [n for n, snap in enumerate(ordered) if snap["metadata"].get("source") == "input"]
+    ends = [n - 1 for n in starts[1:]] + [len(ordered) - 1]
+    runs = [
+        _seconds(ordered[first], ordered[last]) for first, last in zip(starts, ends, strict=True)
+    ]
+    steps = [
+        _seconds(before, after)
         for before, after in itertools.pairwise(ordered)
         if before["next"] == ["schedule_formation"]
     ]
+    return runs, steps
 
 
 async def manager_runs(client: Any, threads: list[str]) -> list[dict[str, int]]:
@@ -123,13 +135,16 @@ async def main() -> None:
         for client in clients.values():  # warm-up: first imports, first connections
             await burst(client, 1)
         turns: dict[str, list[float]] = {"off": [], "on": []}
+        graphs: dict[str, list[float]] = {"off": [], "on": []}
         steps: dict[str, list[float]] = {"off": [], "on": []}
         threads: list[str] = []
         for _ in range(bursts):
             for mode, client in clients.items():
                 thread_id, took = await burst(client, TURNS)
                 turns[mode].extend(took)
-                steps[mode].extend(await schedule_step_seconds(client, thread_id))
+                ran, step = await server_seconds(client, thread_id)
+                graphs[mode].extend(ran)
+                steps[mode].extend(step)
                 if mode == "on":
                     threads.append(thread_id)
         counted = await manager_runs(clients["on"], threads)
@@ -140,6 +155,11 @@ async def main() -> None:
             "turn_off": off,
             "turn_on": on,
             "added_p50_ms": round(on["p50_ms"] - off["p50_ms"], 3),
+            "graph_off": summary_ms(graphs["off"]),
+            "graph_on": summary_ms(graphs["on"]),
+            "added_graph_p50_ms": round(
+                summary_ms(graphs["on"])["p50_ms"] - summary_ms(graphs["off"])["p50_ms"], 3
+            ),
             "schedule_step_off": summary_ms(steps["off"]),
             "schedule_step_on": summary_ms(steps["on"]),
             "manager_runs_per_burst": sorted({c["ran"] for c in counted}),

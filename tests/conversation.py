@@ -36,3 +36,15 @@ def authenticated(thread: str, user: str, *teams: str) -> dict:
     """The run config of a run the server authenticated as ``user`` with ``teams``."""
     principal = ServerUser(identity=user, is_authenticated=True, teams=sorted(teams))
     return {"configurable": {"thread_id": thread, "langgraph_auth_user": principal}}
+
+
+FILLER = [
+    "We talked about the weather and the long drive home",
+    "Dinner was pasta with friends from work",
+    "The kids had a busy week at school",
+    "Saw a movie about space travel on Friday",
+    "Started reading a new novel before bed",
+    "The garden needs watering every morning now",
+]
+"""Everyday memories sharing no word with the recall tests' questions: what a real user's
+namespace is mostly made of."""

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -30,14 +30,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_config(directory: Path) -> Path:
+def test_config(directory: Path, without: Collection[str] = ()) -> Path:
     """The project's langgraph.json without ``env``, written beside the project's.
 
-    Graph paths are made absolute, so the server may run in another directory.
+    Graph paths are made absolute, so the server may run in another directory. The graphs
+    named in ``without`` are left out (a project that copied a cast but not another).
     """
     config = json.loads((PROJECT / "langgraph.json").read_text())
     config["env"] = {}
-    config["graphs"] = {name: str(PROJECT / spec) for name, spec in config["graphs"].items()}
+    config["graphs"] = {
+        name: str(PROJECT / spec) for name, spec in config["graphs"].items() if name not in without
+    }
     path = PROJECT / f".langgraph.test-{directory.name}.json"
     path.write_text(json.dumps(config))
     return path
@@ -45,18 +48,23 @@ def test_config(directory: Path) -> Path:
 
 @contextlib.contextmanager
 def running_dev_server(
-    env: Mapping[str, str], log_dir: Path, *, jobs_per_worker: int = 1
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    jobs_per_worker: int = 1,
+    without: Collection[str] = (),
 ) -> Iterator[str]:
     """Run `langgraph dev` on the project until the block ends; yields its base URL.
 
     ``jobs_per_worker`` runs at once (`langgraph dev` defaults to one at a time). The server
     runs in ``log_dir``, where it keeps its threads and runs (``.langgraph_api/``), so no
-    server inherits the runs another test's server left queued.
+    server inherits the runs another test's server left queued; its log is
+    ``log_dir/langgraph-dev-<port>.log``. ``without``: graphs not to serve.
 
     Raises:
         RuntimeError: The server did not answer /ok in time (its log is in the message).
     """
-    config = test_config(log_dir)
+    config = test_config(log_dir, without)
     try:
         with serving(
             config, env, cwd=log_dir, log_dir=log_dir, jobs_per_worker=jobs_per_worker

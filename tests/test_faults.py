@@ -21,11 +21,11 @@ import pytest
 from langgraph_sdk import get_client
 
 from casts.memory.core.errors import StoreUnavailableError
-from casts.memory.store.embedded import pg_ctl, start_embedded_postgres
 from casts.memory.store.persistence import open_store, redact
 from casts.memory.store.reading import asearch_all
 from tests.conftest import TEST_EMBEDDINGS, settings_for
 from tests.dev_server import running_dev_server
+from tests.restartable_postgres import EmbeddedPostgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -34,30 +34,6 @@ WORKERS = 4
 CONNECT_TIMEOUT_S = 2
 WRITE_TIMEOUT_S = 20  # far above CONNECT_TIMEOUT_S: a write that takes this long has hung
 RECOVERY_TIMEOUT_S = 90
-
-
-class EmbeddedPostgres:
-    """Stop and start the embedded server of one data directory with ``pg_ctl``."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.uri = start_embedded_postgres(data_dir)
-
-    def stop(self) -> None:
-        """Fast shutdown: open sessions are terminated, as in a real restart or failover."""
-        assert pg_ctl(self.data_dir, "-w", "-m", "fast", "stop").returncode == 0
-        assert not self.running()
-
-    def start(self) -> None:
-        """Start it again on the same port (the URI the store was opened with)."""
-        assert start_embedded_postgres(self.data_dir) == self.uri
-
-    def running(self) -> bool:
-        try:
-            with psycopg.connect(self.uri, connect_timeout=5):
-                return True
-        except psycopg.OperationalError:
-            return False
 
 
 @pytest.fixture

@@ -266,16 +266,41 @@ async def test_invalid_json_is_rejected_with_nothing_written(store, unique):
 async def test_an_unknown_memory_key_is_rejected_with_nothing_written(store, unique):
     user = unique("gu")
     script = model(
-        extraction(candidate("Gu likes tea"), candidate("Gu likes rain")),
+        extraction(
+            candidate("Gu is Gu's name", kind="profile", field="name", value="Gu"),
+            candidate("Gu likes tea"),
+            candidate("Gu likes rain"),
+        ),
         decisions(
-            {"candidate": 0, "action": "add"},
-            {"candidate": 1, "action": "update", "key": "mem-made-up"},
+            {"candidate": 1, "action": "add"},
+            {"candidate": 2, "action": "update", "key": "mem-made-up"},
         ),
     )
-    out = await run(store, user, script, conversation("I like tea and rain."))
+    out = await run(store, user, script, conversation("I'm Gu. I like tea and rain."))
     (rejected,) = out["rejected"]
     assert rejected["field"] == "decisions[1].key"
     assert "mem-made-up" in rejected["reason"]
+    await assert_nothing_written(store, user)  # not the profile field nor the valid add
+
+
+async def test_a_missing_or_repeated_decision_is_rejected_with_nothing_written(store, unique):
+    user = unique("gw")
+    said = conversation("I like tea and rain.")
+    two = extraction(candidate("Gw likes tea"), candidate("Gw likes rain"))
+    missing = model(two, decisions({"candidate": 0, "action": "add"}))
+    out = await run(store, user, missing, said)
+    assert out["rejected"][0]["field"] == "decisions"
+    assert "[1]" in out["rejected"][0]["reason"]
+    twice = model(
+        two,
+        decisions(
+            {"candidate": 0, "action": "add"},
+            {"candidate": 0, "action": "add"},
+            {"candidate": 1, "action": "add"},
+        ),
+    )
+    out = await run(store, user, twice, said)
+    assert out["rejected"][0]["field"] == "decisions[1].candidate"
     await assert_nothing_written(store, user)
 
 

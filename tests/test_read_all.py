@@ -18,7 +18,7 @@ from casts.memory.core.errors import InvalidNamespaceError, InvalidValueError, S
 from casts.memory.store.persistence import open_store
 from casts.memory.store.reading import asearch_all, iter_items, newest_items
 from tests.conftest import settings_for
-from tests.test_faults import EmbeddedPostgres
+from tests.restartable_postgres import EmbeddedPostgres
 
 MANY = 5000
 

@@ -20,15 +20,7 @@ from casts.memory.recall.sql import LEXICAL_INDEX, ensure_lexical_index
 from casts.memory.store.persistence import open_store
 from casts.memory.store.transfer import put_many, puts
 from tests.conftest import settings_for
-
-FILLER = [
-    "We talked about the weather and the long drive home",
-    "Dinner was pasta with friends from work",
-    "The kids had a busy week at school",
-    "Saw a movie about space travel on Friday",
-    "Started reading a new novel before bed",
-    "The garden needs watering every morning now",
-]
+from tests.conversation import FILLER
 
 
 def memory(content: str, **extra: object) -> dict:

@@ -30,7 +30,7 @@ from casts.memory.recall.search import recall
 from casts.memory.store.persistence import open_store
 from casts.memory.store.transfer import put_many, puts
 from tests.conftest import settings_for
-from tests.test_recall import FILLER
+from tests.conversation import FILLER
 
 # Words with the inflections the stemmer must merge or keep apart, stop words and numbers.
 WORDS = [

@@ -1,15 +1,20 @@
 """Background memory formation: after a chat turn, schedule the memory manager, never wait.
 
-A chat cast ends its turn with ``ScheduleFormation``. Inside the Agent Server it asks the
-server (in process, ``langgraph_sdk.get_client()`` with no URL) for a run of the
-``memory_manager`` graph on a thread of the manager's own for this conversation, delayed by
+A chat cast ends its turn with ``ScheduleFormation``. Inside the Agent Server it hands a
+request to the process's ``casts.memory.agent.background`` and returns: once the conversation
+has been quiet for a moment (the turn is over), the request asks the server (in process,
+``langgraph_sdk.get_client()`` with no URL) for a run of the ``memory_manager`` graph on a
+thread of the manager's own for this conversation, delayed by
 ``MEMORY_FORMATION_DELAY_SECONDS`` and created with ``multitask_strategy="interrupt"``: each
-new turn's request cancels the one still waiting (it is marked ``interrupted`` and never
-starts), so a burst of turns coalesces into one extraction that reads every message the
-manager has not read yet. The chat turn returns as soon as the request is queued.
-(``"rollback"`` would delete the cancelled runs instead, but needs the checkpointer's
-``adelete_for_runs``, which the project's PostgreSQL checkpointer lacks: the server
-answers 500.)
+new request cancels the run still waiting (it is marked ``interrupted`` and never starts),
+so a burst of turns coalesces into one extraction that reads every message the manager has
+not read yet. ``background`` sends one conversation's requests in order and drops those a
+newer turn replaced before they went. (``"rollback"`` would delete the cancelled runs
+instead, but needs the checkpointer's ``adelete_for_runs``, which the project's PostgreSQL
+checkpointer lacks: the server answers 500.)
+
+The same step records the user as the ``owner`` of a chat thread that has none (threads
+made without auth), so that forgetting the user finds the thread (``forgetting``).
 
 Outside a server (a script, a test) there is nothing to schedule on: the node does nothing,
 and the script invokes the manager graph directly with the same input
@@ -22,7 +27,6 @@ on) and ``MEMORY_FORMATION_DELAY_SECONDS`` (whole seconds, default 30).
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
@@ -34,15 +38,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
+from casts.memory.agent.background import background
 from casts.memory.core.identity import resolve_identity
 from casts.memory.settings import Settings, current
 
 MANAGER_GRAPH = "memory_manager"
+OWNER_KEY = "owner"
 DEFAULT_DELAY_SECONDS = 30
 _THREADS = uuid.UUID("5f0c1a52-7f7e-4b8e-9a57-1d7cf0e6a3b1")
 """uuid5 namespace of the manager's threads."""
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ async def schedule_formation(
         MANAGER_GRAPH,
         input=formation_request(thread_id, messages),
         context={"user_id": user_id},
-        metadata={"owner": user_id, "formation_of": thread_id},
+        metadata={OWNER_KEY: user_id, "formation_of": thread_id},
         after_seconds=settings.delay_seconds,
         multitask_strategy="interrupt",
         if_not_exists="create",
@@ -126,8 +130,8 @@ _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.We
 def server_client() -> Any:
     """The in-process client of the Agent Server this code runs in, one per event loop.
 
-    Made once, not per turn; per loop because the server runs graphs on several loops and an
-    HTTP client belongs to the loop it was made on.
+    Made once, not per turn; per loop because the server can run graphs on several loops
+    (``BG_JOB_ISOLATED_LOOPS``) and an HTTP client belongs to the loop it was made on.
     """
     loop = asyncio.get_running_loop()
     if loop not in _CLIENTS:
@@ -137,27 +141,44 @@ def server_client() -> Any:
     return _CLIENTS[loop]
 
 
-class ScheduleFormation(AsyncBaseNode):
-    """End a chat turn by scheduling the memory manager (inside the Agent Server only).
+async def record_owner(client: Any, thread_id: str, user_id: str) -> None:
+    """Name ``user_id`` as the thread's ``owner`` in its metadata (the rest is kept)."""
+    await client.threads.update(thread_id, metadata={OWNER_KEY: user_id})
 
-    A failure to schedule is logged and the turn still succeeds: the answer is already
-    given, and the next turn's request covers these messages too (the manager reads
-    everything past its cursor).
+
+class ScheduleFormation(AsyncBaseNode):
+    """End a chat turn: leave the memory manager's run to be scheduled after it.
+
+    Inside the Agent Server only, and without waiting: the request goes to
+    ``casts.memory.agent.background``, which sends it once the turn is over. A failure to
+    schedule is logged there: the answer is already given, and the next turn's request
+    covers these messages too (the manager reads everything past its cursor). A thread
+    without an ``owner`` (made without auth) gets the user as owner the same way, formation
+    on or off.
     """
 
     async def execute(
         self, state: Mapping[str, Any], config: RunnableConfig, runtime: Runtime
     ) -> dict[str, Any]:
-        """Queue the manager run; return no state update."""
+        """Hand the requests to the background; return no state update."""
         settings = formation_settings()
         thread_id = (config.get("configurable") or {}).get("thread_id")
-        if not settings.enabled or runtime.server_info is None or not thread_id:
+        if runtime.server_info is None or not thread_id:
             return {}
+        thread_id = str(thread_id)
         user_id = resolve_identity(runtime, config).require_user()
-        try:
-            await schedule_formation(
-                server_client(), user_id, str(thread_id), state["messages"], settings
+        later = background()
+        if OWNER_KEY not in (config.get("metadata") or {}):  # the run carries the thread's
+            later.submit(
+                f"owner\x00{thread_id}",
+                lambda: record_owner(server_client(), thread_id, user_id),
+                "record the thread's owner",
             )
-        except Exception:  # the chat answer must not be lost to a scheduling failure
-            logger.warning("could not schedule memory formation", exc_info=True)
+        if settings.enabled:
+            messages = list(state["messages"])
+            later.submit(
+                f"formation\x00{manager_thread_id(user_id, thread_id)}",
+                lambda: schedule_formation(server_client(), user_id, thread_id, messages, settings),
+                "schedule memory formation",
+            )
         return {}

@@ -18,6 +18,9 @@ With tokens configured (``casts.memory.auth.tokens``: ``MEMORY_AUTH_TOKENS`` or
 - everything else (crons, resources this module does not know) is refused: a new kind of
   request is closed until someone decides who may use it.
 
+The memory inspector's routes (``casts.memory.inspector.app``) pass this handler too; only
+its static page is fetched without a token (``authenticate``).
+
 Without tokens every request is let through as an unauthenticated caller, exactly as the dev
 server behaves without auth (it then listens on 127.0.0.1 only). Studio's own auth bypass
 (``x-auth-scheme: langsmith``) is switched off in ``langgraph.json``
@@ -34,6 +37,7 @@ from langgraph_sdk import Auth
 from casts.memory.auth import policy as auth_policy
 from casts.memory.auth.tokens import Principal, TokenTable, server_tokens
 from casts.memory.core.errors import AccessDeniedError, InvalidValueError
+from casts.memory.inspector import PAGE_PATH
 
 OWNER_KEY = "owner"
 SYSTEM_KEY, SYSTEM = "created_by", "system"  # how langgraph_api marks the graphs' defaults
@@ -71,9 +75,14 @@ def bearer_token(authorization: str | None) -> str:
 
 
 @auth.authenticate
-async def authenticate(authorization: str | None) -> dict[str, Any]:
-    """Map the bearer token to its user and teams (or let everyone in when auth is off)."""
-    if not tokens.enabled:
+async def authenticate(authorization: str | None, method: str, path: str) -> dict[str, Any]:
+    """Map the bearer token to its user and teams (or let everyone in when auth is off).
+
+    The memory inspector's page (``casts.memory.inspector.PAGE_PATH``) is fetched without a
+    token, as a browser opens a link: it is a static file holding no data, and it sends the
+    token the person types with each API call, which this handler then checks.
+    """
+    if not tokens.enabled or (method == "GET" and path == PAGE_PATH and not authorization):
         return dict(ANONYMOUS)
     principal = tokens.lookup(bearer_token(authorization))
     if principal is None:

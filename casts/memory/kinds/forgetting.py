@@ -9,8 +9,11 @@ What is deleted, and where:
   team's workspace is the team's and stays, signed with their id);
 - threads, when a server is reachable (``client``): every thread whose metadata names the
   user as ``owner`` -- under auth every thread they created, and always the memory
-  manager's threads of their conversations. Without auth, threads a client created carry
-  no owner and cannot be found: delete them through the server's API.
+  manager's threads of their conversations. Without auth a client's ``threads.create``
+  names no owner; the memory agent records its user as the owner of such a thread after
+  its first turn (``formation.ScheduleFormation``). A thread only other casts ran on, or
+  whose owner was never recorded, cannot be found without auth: delete it through the
+  server's API.
 
 Running it again deletes nothing and says so: the receipt counts zero.
 """

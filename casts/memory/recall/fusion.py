@@ -67,17 +67,27 @@ def fuse(
     Returns:
         ``(id, fused score)`` best first; ties keep lexical order, then semantic order.
     """
-    lexical_norm = _min_max(lexical)
-    semantic_norm = _min_max(semantic)
-    fused: dict[Id, float] = {}
-    for item_id in [*lexical, *semantic]:
-        if item_id in fused:
-            continue
-        fused[item_id] = weights.lexical * lexical_norm.get(item_id, 0.0) + (
-            1.0 - weights.lexical
-        ) * semantic_norm.get(item_id, 0.0)
+    fused = {item_id: sum(part) for item_id, part in parts(lexical, semantic, weights).items()}
     order = {item_id: position for position, item_id in enumerate(fused)}
     return sorted(fused.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+def parts(
+    lexical: Mapping[Id, float], semantic: Mapping[Id, float], weights: Weights
+) -> dict[Id, tuple[float, float]]:
+    """Each candidate's ``(lexical, semantic)`` share of its fused score (they add up to it).
+
+    Returned in lexical order, then semantic order, which is how ``fuse`` breaks ties.
+    """
+    lexical_norm = _min_max(lexical)
+    semantic_norm = _min_max(semantic)
+    return {
+        item_id: (
+            weights.lexical * lexical_norm.get(item_id, 0.0),
+            (1.0 - weights.lexical) * semantic_norm.get(item_id, 0.0),
+        )
+        for item_id in dict.fromkeys([*lexical, *semantic])
+    }
 
 
 def _min_max(scores: Mapping[Id, float]) -> dict[Id, float]:
@@ -111,6 +121,38 @@ class Candidates:
             _with_score(self.items[item_id], score)
             for item_id, score in fuse(self.lexical, self.semantic, weights)[:limit]
         ]
+
+    def explained(self, weights: Weights, limit: int) -> list[Explained]:
+        """``ranked``, each hit with the lexical and semantic parts of its score."""
+        shares = parts(self.lexical, self.semantic, weights)
+        return [
+            Explained(
+                item,
+                *shares[(item.namespace, item.key)],
+                bm25=self.lexical.get((item.namespace, item.key)),
+                cosine=self.semantic.get((item.namespace, item.key)),
+            )
+            for item in self.ranked(weights, limit)
+        ]
+
+
+@dataclass(frozen=True)
+class Explained:
+    """Why a recall hit ranked where it did.
+
+    Attributes:
+        item: The hit, its ``score`` the fused score (``lexical + semantic``).
+        lexical: The lexical signal's share of the score.
+        semantic: The semantic signal's share of the score.
+        bm25: The raw BM25 score, or None when the lexical signal did not find the item.
+        cosine: The raw embedding similarity, or None when the semantic signal did not.
+    """
+
+    item: SearchItem
+    lexical: float
+    semantic: float
+    bm25: float | None = None
+    cosine: float | None = None
 
 
 def _with_score(item: SearchItem, score: float) -> SearchItem:

@@ -29,7 +29,7 @@ from langgraph.store.base import BaseStore, SearchItem, SearchOp
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
 from casts.memory.core.namespaces import Namespace
-from casts.memory.recall.fusion import Candidates, Weights
+from casts.memory.recall.fusion import Candidates, Explained, Weights
 from casts.memory.recall.lexical import bm25_scores, indexed_text
 from casts.memory.recall.sql import postgres_candidates, refresh_ttl
 from casts.memory.store.guarded import check_op
@@ -73,22 +73,58 @@ async def hybrid_search(
         return []
     if not query or not query.strip():
         return await store.asearch(namespace, filter=filter, limit=limit)
-    inner = getattr(store, "inner", store)
-    if isinstance(inner, AsyncPostgresStore):
-        candidates = await postgres_candidates(
-            inner, tuple(namespace), query, filter=filter, pool=weights.pool(limit), weights=weights
-        )
-    else:
-        candidates = await _python_candidates(
-            store, tuple(namespace), query, filter, weights, weights.pool(limit)
-        )
+    candidates = await _candidates(store, namespace, query, filter, weights, limit)
     if not candidates.items:
         return await store.asearch(namespace, filter=filter, limit=limit)
     found = candidates.ranked(weights, limit)
+    inner = getattr(store, "inner", store)
     if isinstance(inner, AsyncPostgresStore):
         expiring = [item for item in found if (item.namespace, item.key) in candidates.expiring]
         await refresh_ttl(inner, expiring)
     return found
+
+
+async def explain(
+    store: BaseStore,
+    namespace: Namespace,
+    query: str,
+    *,
+    limit: int = 5,
+    filter: dict[str, Any] | None = None,
+) -> list[Explained]:
+    """``recall``'s hits for a non-empty ``query``, each with its lexical and semantic parts.
+
+    For people asking why a memory was recalled (the memory inspector); reading through it
+    refreshes no TTL. A query that matches nothing gives no hits (``recall`` would fall
+    back to the plain listing, which has no reasons to show).
+
+    Raises:
+        InvalidNamespaceError, InvalidValueError: As ``recall``.
+    """
+    check_op(SearchOp(tuple(namespace), filter=filter, limit=limit, query=query))
+    if limit == 0 or not query or not query.strip():
+        return []
+    candidates = await _candidates(store, namespace, query, filter, DEFAULT_WEIGHTS, limit)
+    return candidates.explained(DEFAULT_WEIGHTS, limit)
+
+
+async def _candidates(
+    store: BaseStore,
+    namespace: Namespace,
+    query: str,
+    filter: dict[str, Any] | None,
+    weights: Weights,
+    limit: int,
+) -> Candidates:
+    """Each signal's candidates, from SQL on PostgreSQL, else through the store's API."""
+    inner = getattr(store, "inner", store)
+    if isinstance(inner, AsyncPostgresStore):
+        return await postgres_candidates(
+            inner, tuple(namespace), query, filter=filter, pool=weights.pool(limit), weights=weights
+        )
+    return await _python_candidates(
+        store, tuple(namespace), query, filter, weights, weights.pool(limit)
+    )
 
 
 async def _python_candidates(
