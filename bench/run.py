@@ -78,7 +78,7 @@ def table(results: dict[str, Any]) -> str:
             if "sequential_round_trips_per_turn" in r["ours"]:
                 trips = (
                     f"; per turn {r['ours']['sql_statements_per_turn']} SQL statement(s) (the "
-                    "batched read of profile and preferences, recall's one statement, a TTL "
+                    "one read of profile and preferences, recall's one statement, a TTL "
                     "refresh only for items with a TTL), "
                     f"{r['ours']['sequential_round_trips_per_turn']} sequential wait(s), "
                     f"{r['ours']['pool_checkouts_per_turn']} pool checkout(s)"
@@ -86,7 +86,7 @@ def table(results: dict[str, Any]) -> str:
             parts = r.get("ours_components")
             if parts:
                 trips += (
-                    f"; alone: the store's batched read {_ms(parts['batch']['p50_ms'])}, "
+                    f"; alone: the profile and preferences read {_ms(parts['batch']['p50_ms'])}, "
                     f"recall {_ms(parts['recall']['p50_ms'])}, recall right after a write "
                     f"{_ms(parts['recall_after_write']['p50_ms'])} p50"
                 )

@@ -3,9 +3,9 @@
 Three graphs answer the same turns with the same scripted fake model (no network):
 
 - ``plain``: START -> model -> END, no store (the baseline);
-- ``ours``: ``MemoryAgentGraph`` (LoadMemoryContext: one batched read of profile and
-  preferences, concurrently with hybrid recall of the 5 memories most relevant to the turn,
-  on PostgreSQL one SQL statement, ``casts.memory.recall.sql``);
+- ``ours``: ``MemoryAgentGraph`` (LoadMemoryContext: one read of profile and preferences,
+  ``casts.memory.newest_items``, concurrently with hybrid recall of the 5 memories most relevant
+  to the turn; on PostgreSQL one SQL statement each, ``casts.memory.recall.sql``);
 - ``stock``: the design note's node: ``aget`` the profile document, ``asearch(query=...)`` the
   memories, ``aget`` the preferences document, one after another, on the raw store.
 
@@ -44,9 +44,9 @@ from common import (
 )
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.store.base import PutOp, SearchOp
+from langgraph.store.base import PutOp
 
-from casts.memory import memories, namespaces
+from casts.memory import memories, namespaces, newest_items
 from casts.memory.core.context import MemoryContext
 from casts.memory.core.identity import Identity
 from casts.memory.settings import Settings
@@ -143,15 +143,12 @@ async def alias_stock_memories(uri: str) -> None:
 
 
 async def components(store: Any, rng: random.Random, reps: int) -> dict[str, Any]:
-    """Where ours spends the turn: the batched read, recall, and both as the node runs them.
+    """Where ours spends the turn: the profile read, recall, and both as the node runs them.
 
     Also recall right after a write to the user's memories.
     """
     identity = Identity(user_id=USER)
-    batch = [
-        SearchOp(namespaces.user_profile(USER), limit=100),
-        SearchOp(namespaces.user_preferences(USER), limit=100),
-    ]
+    personal = [namespaces.user_profile(USER), namespaces.user_preferences(USER)]
     names = ["batch", "recall", "load_known", "recall_after_write"]
     times: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(reps):
@@ -162,7 +159,7 @@ async def components(store: Any, rng: random.Random, reps: int) -> dict[str, Any
                 await store.aput(namespaces.user_memories(USER), key, memory_value(query, "w"))
             started = time.perf_counter()
             if name == "batch":
-                await store.abatch(batch)
+                await newest_items(store, personal, 100)
             elif name == "load_known":
                 await load_known(store, identity, query)
             else:

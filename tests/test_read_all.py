@@ -16,7 +16,7 @@ from langgraph.store.base import PutOp
 from casts.memory import namespaces
 from casts.memory.core.errors import InvalidNamespaceError, InvalidValueError, StoreUnavailableError
 from casts.memory.store.persistence import open_store
-from casts.memory.store.reading import asearch_all, iter_items
+from casts.memory.store.reading import asearch_all, iter_items, newest_items
 from tests.conftest import settings_for
 from tests.restartable_postgres import EmbeddedPostgres
 
@@ -145,3 +145,22 @@ async def test_an_unavailable_database_is_a_clear_error(stoppable, tmp_path, uni
             await asearch_all(store, namespace)
         with pytest.raises(StoreUnavailableError, match=r"unavailable.*nothing was read"):
             [item async for item in iter_items(store, namespace)]
+
+
+async def test_newest_items_is_what_search_returns_for_each_prefix(store, unique):
+    # One statement on PostgreSQL, one search per prefix elsewhere: both are the newest
+    # ``limit`` items of the prefix and everything under it, and nothing of a sibling.
+    user, other = unique("newest"), unique("sibling")
+    profile, preferences = namespaces.user_profile(user), namespaces.user_preferences(user)
+    for n in range(5):
+        await store.aput(profile, f"field{n}", {"value": n})
+    await store.aput((*profile, "nested"), "inside", {"value": "under the prefix"})
+    await store.aput(preferences, "tone", {"value": "brief"})
+    await store.aput(namespaces.user_profile(other), "name", {"value": "not mine"})
+    found = await newest_items(store, [profile, preferences, namespaces.user_profile("nobody")], 4)
+    assert [[item.key for item in items] for items in found] == [
+        ["inside", "field4", "field3", "field2"],
+        ["tone"],
+        [],
+    ]
+    assert found[0][0].namespace == (*profile, "nested")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import uuid
 
 import psycopg
@@ -194,10 +196,13 @@ async def test_postgres_semantic_signal_finds_all_of_a_small_namespace(
             assert len(found.semantic) >= len(FILLER) - 1
 
 
-# What an earlier version installed for recall, in the shape it had: a generated column
-# made by a PL/pgSQL analyzer with its index, and a change log fed by triggers on both of
-# LangGraph's tables.
+# What earlier versions installed for recall, in the shape they had: a generated column
+# made by a PL/pgSQL analyzer with its index, a change log fed by triggers on both of
+# LangGraph's tables, and a GIN index on (prefix, to_tsvector(...)).
 _EARLIER_SCHEMA = [
+    "CREATE EXTENSION IF NOT EXISTS btree_gin",
+    'CREATE INDEX memory_casts_store_content_idx ON store USING gin ((prefix COLLATE "C"), '
+    "to_tsvector('english'::regconfig, coalesce(value->>'content', '')))",
     """CREATE FUNCTION memory_casts_terms(document text) RETURNS tsvector
        LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN
            RETURN to_tsvector('simple', document); END $f$""",
@@ -229,7 +234,8 @@ SELECT (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
     (SELECT count(*) FROM pg_proc WHERE proname IN
         ('memory_casts_terms', 'memory_casts_log_changes', 'memory_casts_changes_since'))
         AS functions,
-    (SELECT count(*) FROM pg_class WHERE relname LIKE 'memory_casts_changes%%') AS tables
+    (SELECT count(*) FROM pg_class WHERE relname LIKE 'memory_casts_changes%%'
+        OR relname = 'memory_casts_store_content_idx') AS tables
 """
 
 
@@ -293,3 +299,44 @@ async def test_rare_word_wins_among_hundreds_sharing_a_common_one(store, unique)
     await remember(store, space, contents)
     found = await hybrid_search(store, space, "coffee zebra", limit=3, weights=Weights(1.0))
     assert found[0].key == "m321"
+
+
+def _sharing_index_key(base: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Two users' memory namespaces whose prefixes share the lexical index's short key."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for i in itertools.count():
+        space = namespaces.user_memories(f"{base}-{i}")
+        key = hashlib.md5(".".join(space).encode()).hexdigest()[:8]
+        if key in seen:
+            return seen[key], space
+        seen[key] = space
+    raise AssertionError("unreachable")
+
+
+async def test_postgres_namespaces_sharing_an_index_key_stay_apart(postgres_uri, tmp_path, unique):
+    # The index pairs each term with a short hash of the namespace; two namespaces with the
+    # same hash must still see only their own memories, with their own term statistics.
+    mine, theirs = _sharing_index_key(unique("shared-key"))
+    async with open_store(settings_for("postgres", postgres_uri, tmp_path)) as store:
+        await remember(store, mine, [*FILLER, "The heron nests by the weir"])
+        await remember(store, theirs, ["Heron spotted at the weir"] * 3)
+        found = await hybrid_search(store, mine, "heron weir", limit=10, weights=Weights(1.0))
+    assert {item.namespace for item in found} == {mine}
+    assert found[0].value["content"] == "The heron nests by the weir"
+
+
+@pytest.mark.parametrize("analyzed", [True, False])
+async def test_postgres_large_namespace_size_is_estimated(
+    analyzed, fresh_database, tmp_path, unique, monkeypatch
+):
+    # Above COUNTED_ITEMS a namespace's size comes from the table's statistics (or, without
+    # them, from the count so far); recall still finds the best match either way.
+    monkeypatch.setattr(recall_sql, "COUNTED_ITEMS", 2)
+    async with open_store(settings_for("postgres", fresh_database, tmp_path)) as store:
+        space = namespaces.user_memories(unique("estimated"))
+        await remember(store, space, [*FILLER, "The kiln reaches temperature by noon"])
+        if analyzed:
+            async with await psycopg.AsyncConnection.connect(fresh_database) as conn:
+                await conn.execute("ANALYZE store")
+        found = await recall(store, space, "when is the kiln hot", limit=1)
+    assert found[0].value["content"] == "The kiln reaches temperature by noon"

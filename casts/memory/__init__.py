@@ -23,7 +23,7 @@ Public API (pinned by ``tests/test_public_api.py``):
 - Context and identity: ``MemoryContext``, ``TeamContext``, ``Identity``,
   ``resolve_identity``, ``Namespace``.
 - The store: ``require_store``, ``check_op``, ``GuardedStore``, ``asearch_all``,
-  ``iter_items``, ``open_store``, ``open_store_sync``, ``open_checkpointer``,
+  ``iter_items``, ``newest_items``, ``open_store``, ``open_store_sync``, ``open_checkpointer``,
   ``open_checkpointer_sync``, ``run_sync``.
 - Records and values: ``Memory``, ``Provenance``, ``ProfileField``, ``Preference``,
   ``Fact``, ``WorkspaceEntry``, ``TeamMember``, ``ScratchEntry``, ``parse_record``,
@@ -109,7 +109,7 @@ from casts.memory.store.persistence import (
     open_store,
     open_store_sync,
 )
-from casts.memory.store.reading import asearch_all, iter_items
+from casts.memory.store.reading import asearch_all, iter_items, newest_items
 from casts.memory.tools import (
     PROFILE_TOOLS,
     get_preference,
@@ -176,6 +176,7 @@ __all__ = [
     "list_topics",
     "memories",
     "namespaces",
+    "newest_items",
     "open_checkpointer",
     "open_checkpointer_sync",
     "open_store",

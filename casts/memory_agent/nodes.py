@@ -21,6 +21,7 @@ from casts.memory import (
     check_op,
     memories,
     namespaces,
+    newest_items,
     require_store,
     resolve_identity,
     team_role,
@@ -47,30 +48,34 @@ def latest_human_text(messages: Sequence[AnyMessage]) -> str:
 async def load_known(store: BaseStore, identity: Identity, query: str) -> Known:
     """Read everything the agent should know this turn.
 
-    Profile, preferences and (when the run names a team) the user's membership of the team
-    and the team workspace are one ``abatch``, run concurrently with recall, so the turn
-    waits for the slower of the two, not their sum. Everything is read from the store
-    itself, so a write by any process shows on the next turn. The workspace is kept only
-    when ``workspace.team_role`` admits the user (the rule the team_workspace cast and the
-    HTTP store API apply), so naming someone else's team reveals nothing.
+    Profile and preferences are one read (``newest_items``: one statement on PostgreSQL)
+    and, when the run names a team, the user's membership of the team and the team
+    workspace one ``abatch``; both run concurrently with recall, so the turn waits for the
+    slowest, not their sum. Everything is read from the store itself, so a write by any
+    process shows on the next turn. The workspace is kept only when ``team_role`` admits
+    the user (the rule the team_workspace cast and the HTTP store API apply), so naming
+    someone else's team reveals nothing.
     """
     user_id = identity.require_user()
-    ops = [
-        SearchOp(namespaces.user_profile(user_id), limit=MAX_PROFILE_ITEMS),
-        SearchOp(namespaces.user_preferences(user_id), limit=MAX_PROFILE_ITEMS),
-    ]
+    team_ops: list[GetOp | SearchOp] = []
     if identity.team_id:
-        ops += [
+        team_ops = [
             GetOp(namespaces.team_members(identity.team_id), user_id),
             SearchOp(namespaces.team_workspace(identity.team_id), limit=MAX_WORKSPACE_ITEMS),
         ]
-    for position, op in enumerate(ops):
+    for position, op in enumerate(team_ops):
         check_op(op, position)
+    personal = newest_items(
+        store,
+        [namespaces.user_profile(user_id), namespaces.user_preferences(user_id)],
+        MAX_PROFILE_ITEMS,
+    )
     relevant = (
         memories.recall_memories(store, user_id, query, RELEVANT_MEMORIES) if query else _nothing()
     )
-    results, recalled = await asyncio.gather(store.abatch(ops), relevant)
-    profile, preferences, *team = results
+    (profile, preferences), recalled, team = await asyncio.gather(
+        personal, relevant, store.abatch(team_ops) if team_ops else _nothing()
+    )
     known: Known = {
         "profile": _values(profile),
         "preferences": _values(preferences),

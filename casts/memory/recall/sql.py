@@ -5,13 +5,14 @@ finds the candidates and only they come back, from one statement (one round trip
 query's terms are extracted inside it):
 
 - lexical: BM25 over PostgreSQL's own ``english`` text search of ``value->>'content'``
-  (``LEXICAL_DOCUMENT``). A GIN expression index on ``(prefix, LEXICAL_DOCUMENT)``
-  (``btree_gin``) answers "items of *this* namespace containing this term", so the cost
-  follows the user's matching memories, not every user's. The query's terms are
-  ``to_tsvector('english', query)``'s lexemes. Every matching item is found, so each term's
-  document frequency is exact; only a shortlist of them is analysed for the term
-  frequencies and lengths of BM25 (``_lexical_ctes``), which makes the backends rank
-  slightly differently when many items match.
+  (``LEXICAL_DOCUMENT``). A GIN expression index (``LEXICAL_TERMS``) pairs each of an
+  item's lexemes with a short hash of its namespace, so one index entry lists the items
+  of *one* namespace holding *one* term: the cost follows the user's matching memories,
+  not every user's. The query's terms are ``to_tsvector('english', query)``'s lexemes.
+  Every matching item is counted, so each term's document frequency is exact; only a
+  shortlist of them is analysed for the term frequencies and lengths of BM25
+  (``_lexical_ctes``), which makes the backends rank slightly differently when many items
+  match.
 - semantic: pgvector cosine distance over ``store_vectors``. LangGraph's HNSW index covers
   every user and filters to the namespace *after* the scan, so on its own it returns a
   small namespace few or none of its own vectors. Hence two plans, chosen inside the
@@ -25,7 +26,8 @@ like ``GuardedStore``), expired items left out. ``refresh_ttl`` extends the TTL 
 finally returned when the store refreshes on read.
 
 Nothing is added to LangGraph's tables but an index; ``ensure_lexical_index`` also removes
-what earlier versions added (a generated column, triggers, a change log, PL/pgSQL).
+what earlier versions added (a generated column, triggers, a change log, PL/pgSQL, the
+``(prefix, to_tsvector(...))`` index).
 """
 
 from __future__ import annotations
@@ -47,28 +49,57 @@ from casts.memory.recall.fusion import Candidates, ItemId, Weights
 from casts.memory.recall.lexical import K1, MAX_TERM_FREQUENCY, B
 from casts.memory.store.postgres import advisory_lock, namespace_of, prefix_of, within_namespace
 
-# The searchable form of a memory, over alias ``s``; the index is on the same expression
-# (the planner matches it whatever the alias), so it must stay exactly this.
+# The searchable form of a memory, over alias ``s``, from which BM25 reads term frequencies
+# and lengths.
 LEXICAL_DOCUMENT = "to_tsvector('english'::regconfig, coalesce(s.value->>'content', ''))"
-LEXICAL_INDEX = "memory_casts_store_content_idx"
+# What the lexical index holds per item: each of its lexemes paired with its namespace, as
+# ``'<lexeme> <key of the prefix>'``. So one index entry lists the items of *one*
+# namespace holding *one* term, and finding a user's matches never reads other users'.
+# The prefix's key is a short hash (a full prefix in every entry would make the index much
+# larger); items of another prefix sharing the hash are dropped by comparing ``prefix``.
+# A lexeme never holds a space, so ``'<lexeme> ':*`` finds the term in every namespace.
+TERMS_FUNCTION = "memory_casts_index_terms"
+_PREFIX_KEY = "left(md5({prefix}), 8)"
+LEXICAL_TERMS = f"{TERMS_FUNCTION}(s.prefix, s.value->>'content')"
+LEXICAL_INDEX = "memory_casts_store_terms_idx"
 NEAREST_FUNCTION = "memory_casts_nearest"
 # Namespaces up to this many items get an exact vector scan (its cost grows with the
 # namespace); larger ones the HNSW index, whose filtered scan costs more the smaller the
 # namespace's share of the index.
 EXACT_SCAN_LIMIT = 40_000
+# Namespaces up to this many items are counted exactly; larger ones estimated (see
+# ``_PREFIXES_CTE``).
+COUNTED_ITEMS = 10_000
 # How many times the candidates asked for the lexical side analyses (see ``_lexical_ctes``).
 SHORTLIST_FACTOR = 4
+# At most this many items holding one query term (in one prefix) are candidates for the
+# shortlist; the term's document frequency is counted over all of them.
+TERM_CANDIDATES = 1000
 _MIGRATION_LOCK_KEY = 72_317_010
 
-# ``COLLATE "C"`` makes the prefix equality the same in any database collation.
-_INDEX_MIGRATION = (
-    "CREATE EXTENSION IF NOT EXISTS btree_gin",
-    f'CREATE INDEX IF NOT EXISTS {LEXICAL_INDEX} ON store USING gin ((prefix COLLATE "C"), '
-    f"{LEXICAL_DOCUMENT.replace('s.value', 'value')})",
+TERMS_FUNCTION_MIGRATION = f"""
+CREATE OR REPLACE FUNCTION {TERMS_FUNCTION}(prefix text, content text) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+        SELECT array_to_tsvector(ARRAY(
+            SELECT t || ' ' || {_PREFIX_KEY.format(prefix="prefix")}
+            FROM unnest(tsvector_to_array(
+                to_tsvector('english'::regconfig, coalesce(content, '')))) t))
+    $$"""
+# GIN queues new entries in a pending list that every search reads through, until a
+# vacuum or the list's limit merges them into the index; a small limit (in kB) keeps that
+# read short between vacuums, at the cost of merging more often while writing.
+PENDING_LIST_KB = 256
+# Migrations, in order; each is safe to run again.
+_INDEX_MIGRATIONS = (
+    TERMS_FUNCTION_MIGRATION,
+    f"CREATE INDEX IF NOT EXISTS {LEXICAL_INDEX} ON store USING gin "
+    f"({LEXICAL_TERMS.replace('s.', '')}) WITH (gin_pending_list_limit = {PENDING_LIST_KB})",
 )
 # What earlier versions added and recall no longer uses: the in-process copies' change log
-# (its triggers on ``store`` and ``store_vectors``, function and tables), and the generated
-# ``content_tsv`` column with its indexes and the PL/pgSQL analyzer that made it.
+# (its triggers on ``store`` and ``store_vectors``, function and tables), the generated
+# ``content_tsv`` column with its indexes and the PL/pgSQL analyzer that made it, and the
+# ``(prefix, to_tsvector(...))`` index (``btree_gin``), whose entries mix every user's items.
 _OLD_TRIGGERS = tuple(
     f"memory_casts_log_changes_{event}" for event in ("insert", "update", "delete")
 )
@@ -78,6 +109,7 @@ _OLD_FUNCTIONS = (
     "memory_casts_changes_since(text[], xid8[])",
     "memory_casts_terms(text)",
 )
+_OLD_INDEXES = ("memory_casts_store_content_idx",)
 _OLD_COLUMN = "content_tsv"
 # What the migration needs to know, read without locks.
 _STATE = """
@@ -86,6 +118,7 @@ SELECT to_regclass(%(index)s) IS NOT NULL AS indexed,
     to_regproc(%(nearest)s) IS NOT NULL AS nearest,
     EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = ANY(%(triggers)s))
         OR EXISTS (SELECT 1 FROM unnest(%(tables)s::text[]) t WHERE to_regclass(t) IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM unnest(%(indexes)s::text[]) t WHERE to_regclass(t) IS NOT NULL)
         OR EXISTS (SELECT 1 FROM unnest(%(functions)s::text[]) f
                    WHERE to_regprocedure(f) IS NOT NULL)
         OR EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('store')
@@ -122,7 +155,7 @@ async def ensure_lexical_index(conn: AsyncConnection[Any]) -> None:
         indexed, vectors, _, outdated = await _state(conn)
         if outdated:
             await _drop_outdated(conn)
-        for statement in _INDEX_MIGRATION:
+        for statement in _INDEX_MIGRATIONS:
             await conn.execute(statement)
         if not indexed:
             # The planner needs the new expression's statistics to judge lexical scans.
@@ -138,6 +171,7 @@ async def _state(conn: AsyncConnection[Any]) -> tuple[bool, ...]:
         "nearest": NEAREST_FUNCTION,
         "triggers": list(_OLD_TRIGGERS),
         "tables": list(_OLD_TABLES),
+        "indexes": list(_OLD_INDEXES),
         "functions": list(_OLD_FUNCTIONS),
         "column": _OLD_COLUMN,
     }
@@ -159,6 +193,7 @@ async def _drop_outdated(conn: AsyncConnection[Any]) -> None:
             for trigger in _OLD_TRIGGERS:
                 await cursor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
         await cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_OLD_TABLES)}")
+        await cursor.execute(f"DROP INDEX IF EXISTS {', '.join(_OLD_INDEXES)}")
         await cursor.execute(f"ALTER TABLE store DROP COLUMN IF EXISTS {_OLD_COLUMN}")
         for function in _OLD_FUNCTIONS:
             await cursor.execute(f"DROP FUNCTION IF EXISTS {function}")
@@ -192,8 +227,8 @@ def _population(namespace: tuple[str, ...], filter: dict[str, Any] | None, scope
     """How many items the BM25 statistics cover: the items in scope.
 
     Without a filter that is the namespace's size, counted on the prefix index alone (no
-    table rows read); expired items not yet swept then count too, which BM25 barely
-    notices.
+    table rows read) or, for a large namespace, estimated; expired items not yet swept
+    then count too, which BM25 barely notices.
     """
     if filter or not namespace:
         return f"SELECT count(*) FROM store s WHERE {scope}"
@@ -215,16 +250,17 @@ def build_query(
         lexical: Whether to rank by BM25.
         semantic: Whether to rank by the embedding too.
     """
-    scope, parts, conditions, params = _scope(namespace, filter)
-    ctes = [_TERMS_CTE]
+    scope, rest, conditions, params = _scope(namespace, filter)
+    ctes = []
     if namespace:
         ctes.append(_PREFIXES_CTE)
     if lexical:
-        ctes.append(_lexical_ctes(parts, _population(namespace, filter, scope)))
+        ctes.append(_PROBES_CTE if namespace else _PROBES_EVERYWHERE_CTE)
+        ctes.append(_lexical_ctes(rest, _population(namespace, filter, scope)))
     else:
         ctes.append(_EMPTY["lexical"])
     ctes.append(_semantic_ctes(namespace, conditions) if semantic else _EMPTY["semantic"])
-    params.update(exact_limit=EXACT_SCAN_LIMIT)
+    params.update(exact_limit=EXACT_SCAN_LIMIT, counted=COUNTED_ITEMS)
     return "WITH " + ",".join(ctes) + _SELECT, params
 
 
@@ -249,29 +285,22 @@ async def postgres_candidates(
 
 def _scope(
     namespace: tuple[str, ...], filter: dict[str, Any] | None
-) -> tuple[str, list[str], list[str], dict[str, Any]]:
+) -> tuple[str, str, list[str], dict[str, Any]]:
     """The scope of a search as SQL over alias ``s``: namespace, filter and expiry.
 
-    Returns the whole condition; the same as parts whose union it is (the namespace itself,
-    matched as ``prefix COLLATE "C"``, which the lexical index serves together with the
-    terms, and its sub-namespaces, matched by ``LIKE``, which LangGraph's
-    ``text_pattern_ops`` prefix index serves: apart, each part's index finds its rows
-    without the terms being checked again on every row); the filter's own conditions (the
-    semantic side applies them apart) and the parameters of all.
+    Returns the whole condition; the same without the namespace (the lexical side finds
+    the namespace's items through its index, one prefix at a time); the filter's own
+    conditions (the semantic side applies them apart) and the parameters of all.
     """
     alive = "(s.expires_at IS NULL OR s.expires_at > NOW())"
     params: dict[str, Any] = {}
     conditions = _filter_clauses(filter, params)
     rest = " AND ".join([alive, *conditions])
     if not namespace:
-        return rest, [rest], conditions, params
+        return rest, rest, conditions, params
     within, namespace_params = within_namespace("s", namespace)
     params.update(namespace_params)
-    parts = [
-        f'(s.prefix COLLATE "C") = %(ns)s AND {rest}',
-        f"s.prefix LIKE %(ns_like)s ESCAPE '\\' AND {rest}",
-    ]
-    return f"{within} AND {rest}", parts, conditions, params
+    return f"{within} AND {rest}", rest, conditions, params
 
 
 def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
@@ -304,42 +333,65 @@ def _filter_clauses(filter: dict[str, Any] | None, params: dict[str, Any]) -> li
     return clauses
 
 
-# The query's distinct terms, made by PostgreSQL's ``english`` text search like the items',
-# each with a one-term tsquery (quoted, so its characters are never operators).
-_TERMS_CTE = r"""
-query_terms AS MATERIALIZED (
-    SELECT x.lexeme,
-        ('''' || replace(replace(x.lexeme, '\', '\\'), '''', '''''') || '''')::tsquery AS one
-    FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, %(query)s))) x(lexeme)
+# What the lexical index is asked: one probe per query term and prefix searched. The
+# query's distinct lexemes come from PostgreSQL's ``english`` text search, like the items';
+# each probe is a one-term tsquery of an index entry (quoted, so no character is an
+# operator).
+_QUERY_TERMS = "unnest(tsvector_to_array(to_tsvector('english'::regconfig, %(query)s))) x(lexeme)"
+_QUOTED = r"('''' || replace(replace({entry}, '\', '\\'), '''', '''''') || '''')"
+_PROBE = _QUOTED.format(entry="x.lexeme || ' ' || " + _PREFIX_KEY.format(prefix="p.prefix"))
+_PROBES_CTE = f"""
+probes AS MATERIALIZED (
+    SELECT x.lexeme, p.prefix, {_PROBE}::tsquery AS probe
+    FROM {_QUERY_TERMS} CROSS JOIN prefixes p WHERE p.n > 0
+)"""
+# Over every namespace: each term's entries of all prefixes, by a prefix match.
+_PROBES_EVERYWHERE_CTE = f"""
+probes AS MATERIALIZED (
+    SELECT x.lexeme, NULL::text AS prefix,
+        ({_QUOTED.format(entry="x.lexeme || ' '")} || ':*')::tsquery AS probe
+    FROM {_QUERY_TERMS}
 )"""
 
 
-def _lexical_ctes(parts: list[str], count: str) -> str:
+def _lexical_ctes(rest: str, count: str) -> str:
     """BM25 over the items in scope that hold a query term, as CTEs ending in ``lexical``.
 
-    Analysing an item's text costs tens of microseconds, too slow for every one of the
-    thousands of a user's memories a common word is in. So ``hits`` finds, with the index
-    alone, each item holding a query term (one term and one part of the scope at a time),
-    which gives every term's exact document frequency; ``shortlist`` keeps the items with
-    the largest sum of their terms' IDF, ``SHORTLIST_FACTOR`` times the ``pool``; only these
-    are analysed (``analysed``: each term's frequency, up to ``MAX_TERM_FREQUENCY``, and the
-    item's number of distinct terms) and scored by BM25 as in Python, the length averaged
-    over them. Where no more items match than the shortlist holds, the scores are those
-    of BM25 over the whole scope.
+    Each probe finds, with the index, the items of one prefix holding one query term
+    (``matched``; ``OFFSET 0`` keeps the prefix check, which only drops another prefix's
+    items sharing the hash, out of the scan: the planner would otherwise add the prefix
+    index, reading all of a namespace's items). ``frequencies`` counts them all, so every
+    term's document frequency is exact; ``hits`` keeps at most ``TERM_CANDIDATES`` of them
+    per probe, so a word in most of a large user's memories costs a count, not a sort.
+    ``shortlist`` keeps the hits with the largest sum of their terms' IDF,
+    ``SHORTLIST_FACTOR`` times the ``pool``; only these are analysed (``analysed``: each
+    term's frequency, up to ``MAX_TERM_FREQUENCY``, and the item's number of distinct
+    terms) and scored by BM25 as in Python, the length averaged over them. Where no more
+    items match than the shortlist holds, the scores are those of BM25 over the whole
+    scope.
+
+    Args:
+        rest: The scope's conditions but the namespace, over alias ``s``.
+        count: A query counting the items in scope.
     """
-    matched = " UNION ALL ".join(
-        f"(SELECT s.prefix, s.key FROM store s WHERE {part} AND {LEXICAL_DOCUMENT} @@ q.one)"
-        for part in parts
-    )
+    matched = f"""(SELECT m.prefix, m.key FROM (
+            SELECT s.prefix, s.key FROM store s
+            WHERE {LEXICAL_TERMS} @@ q.probe AND {rest} OFFSET 0) m
+        WHERE q.prefix IS NULL OR m.prefix = q.prefix)"""
     norm = f"{K1} * (1 - {B} + {B} * a.len / greatest(dl.len, 1))"
     return f"""
 population AS MATERIALIZED (SELECT ({count})::float8 AS n),
+frequencies AS MATERIALIZED (
+    SELECT q.lexeme, sum((SELECT count(*) FROM {matched} c))::float8 AS df
+    FROM probes q GROUP BY q.lexeme
+),
 hits AS MATERIALIZED (
-    SELECT m.prefix, m.key, q.lexeme FROM query_terms q CROSS JOIN LATERAL ({matched}) m
+    SELECT m.prefix, m.key, q.lexeme FROM probes q
+    CROSS JOIN LATERAL (SELECT * FROM {matched} c LIMIT {TERM_CANDIDATES}) m
 ),
 term_weights AS MATERIALIZED (
     SELECT f.lexeme, ln(1 + (greatest(p.n, f.df) - f.df + 0.5) / (f.df + 0.5)) AS idf
-    FROM (SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme) f, population p
+    FROM frequencies f, population p WHERE f.df > 0
 ),
 shortlist AS MATERIALIZED (
     SELECT h.prefix, h.key FROM hits h JOIN term_weights w USING (lexeme)
@@ -362,9 +414,23 @@ lexical AS MATERIALIZED (
 )"""
 
 
+# The prefixes searched (the namespace's own and those under it) with their sizes. The
+# namespace's own is counted up to ``COUNTED_ITEMS``; above that, counting costs more than
+# the rest of recall, so its size is the planner's estimate (its share of ``store`` in the
+# table's statistics, kept by autovacuum's ANALYZE), or the count so far where it has none.
 _PREFIXES_CTE = r"""
+counted AS MATERIALIZED (
+    SELECT count(*) AS n FROM (SELECT 1 FROM store WHERE prefix = %(ns)s LIMIT %(counted)s) c
+),
 prefixes AS MATERIALIZED (
-    SELECT %(ns)s::text AS prefix, (SELECT count(*) FROM store WHERE prefix = %(ns)s) AS n
+    SELECT %(ns)s::text AS prefix, CASE WHEN c.n < %(counted)s THEN c.n ELSE greatest(c.n, (
+        SELECT (f.share * t.reltuples)::bigint
+        FROM pg_class t JOIN pg_stats st ON st.tablename = t.relname
+            AND st.schemaname = t.relnamespace::regnamespace::text AND st.attname = 'prefix'
+        CROSS JOIN LATERAL unnest(st.most_common_vals::text::text[], st.most_common_freqs)
+            f(prefix, share)
+        WHERE t.oid = 'store'::regclass AND f.prefix = %(ns)s)) END AS n
+    FROM counted c
     UNION ALL
     SELECT prefix, count(*) FROM store WHERE prefix LIKE %(ns_like)s ESCAPE '\'
     GROUP BY prefix

@@ -36,7 +36,7 @@ from casts.memory.core.namespaces import Namespace
 from casts.memory.recall.sql import _filter_clauses, store_connection
 from casts.memory.recall.sql import refresh_ttl as extend_ttls
 from casts.memory.store.guarded import check_op
-from casts.memory.store.postgres import namespace_of, within_namespace
+from casts.memory.store.postgres import namespace_of, prefix_of, within_namespace
 
 # Rows fetched per round trip: a read holds one page of rows at a time.
 PAGE_SIZE = 1000
@@ -109,6 +109,73 @@ async def asearch_all(
     async with aclosing(_read(store, namespaces, filter, refresh=refresh_ttl)) as rows:
         async for position, item in rows:
             found[position].append(item)
+    return found
+
+
+# The newest ``limit`` items under each prefix (the prefix itself, or under it), in one
+# statement: a turn reads its small listings (profile, preferences) in one round trip.
+# "Under it" is the byte range from ``prefix.`` up to ``prefix/`` (``/`` follows ``.``),
+# which LangGraph's ``text_pattern_ops`` prefix index serves for a prefix known only at run
+# time (a ``LIKE`` pattern it serves only when it is a constant).
+_NEWEST = """
+SELECT l.position, s.prefix, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes
+FROM unnest(%(prefixes)s::text[]) WITH ORDINALITY l(prefix, position)
+CROSS JOIN LATERAL (
+    SELECT * FROM store s
+    WHERE (s.prefix = l.prefix
+           OR (s.prefix ~>=~ (l.prefix || '.') AND s.prefix ~<~ (l.prefix || '/')))
+        AND {live}
+    ORDER BY s.updated_at DESC, s.key LIMIT %(limit)s
+) s
+ORDER BY l.position, s.updated_at DESC, s.key
+"""
+
+
+async def newest_items(
+    store: BaseStore, prefixes: list[Namespace], limit: int
+) -> list[list[SearchItem]]:
+    """The ``limit`` most recently updated items under each prefix, newest first.
+
+    What a ``SearchOp(prefix, limit=limit)`` per prefix returns, but on PostgreSQL every
+    prefix is read by one statement instead of one each: a memory agent turn reads its
+    profile and preferences this way, concurrently with recall. TTLs are refreshed and
+    expired items left out as the store's own search does.
+
+    Raises:
+        InvalidNamespaceError, InvalidValueError: A bad prefix or limit, before reading.
+        StoreUnavailableError: PostgreSQL gave no connection in time; nothing was read.
+    """
+    ops = [SearchOp(tuple(prefix), limit=limit) for prefix in prefixes]
+    for position, op in enumerate(ops):
+        check_op(op, position)
+    inner = getattr(store, "inner", store)
+    if not isinstance(inner, AsyncPostgresStore):
+        return [items or [] for items in await store.abatch(ops)]
+    params = {"prefixes": [prefix_of(tuple(prefix)) for prefix in prefixes], "limit": limit}
+    live = _LIVE if (inner.ttl_config or {}).get("omit_expired") else "TRUE"
+    found: list[list[SearchItem]] = [[] for _ in prefixes]
+    expiring: list[SearchItem] = []
+    try:
+        async with store_connection(inner) as conn, conn.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(_NEWEST.format(live=live), params)
+            rows = await cursor.fetchall()
+    except PoolTimeout as error:
+        raise StoreUnavailableError(
+            f"PostgreSQL is unavailable ({error}): nothing was read. Is the server down or "
+            "restarting? Retry once it is back; the connection pool reconnects by itself."
+        ) from error
+    for row in rows:
+        item = SearchItem(
+            namespace=namespace_of(row["prefix"]),
+            key=row["key"],
+            value=row["value"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+        found[row["position"] - 1].append(item)
+        if row["ttl_minutes"] is not None:
+            expiring.append(item)
+    await extend_ttls(inner, expiring)
     return found
 
 
