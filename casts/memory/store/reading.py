@@ -22,8 +22,8 @@ search leaves them out (``ttl_config["omit_expired"]``).
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, contextmanager
 from typing import Any
 
 from langgraph.store.base import BaseStore, SearchItem, SearchOp
@@ -155,23 +155,12 @@ async def newest_items(
     live = _LIVE if (inner.ttl_config or {}).get("omit_expired") else "TRUE"
     found: list[list[SearchItem]] = [[] for _ in prefixes]
     expiring: list[SearchItem] = []
-    try:
+    with unavailable_means_nothing_read():
         async with store_connection(inner) as conn, conn.cursor(row_factory=dict_row) as cursor:
             await cursor.execute(_NEWEST.format(live=live), params)
             rows = await cursor.fetchall()
-    except PoolTimeout as error:
-        raise StoreUnavailableError(
-            f"PostgreSQL is unavailable ({error}): nothing was read. Is the server down or "
-            "restarting? Retry once it is back; the connection pool reconnects by itself."
-        ) from error
     for row in rows:
-        item = SearchItem(
-            namespace=namespace_of(row["prefix"]),
-            key=row["key"],
-            value=row["value"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        item = _item(row)
         found[row["position"] - 1].append(item)
         if row["ttl_minutes"] is not None:
             expiring.append(item)
@@ -200,16 +189,11 @@ async def _read(
                 yield position, item
         return
     expiring: list[SearchItem] = []
-    try:
+    with unavailable_means_nothing_read():
         async for position, item, has_ttl in _postgres_rows(inner, prefixes, filter):
             if has_ttl:
                 expiring.append(item)
             yield position, item
-    except PoolTimeout as error:
-        raise StoreUnavailableError(
-            f"PostgreSQL is unavailable ({error}): nothing was read. Is the server down or "
-            "restarting? Retry once it is back; the connection pool reconnects by itself."
-        ) from error
     if refresh:
         await extend_ttls(inner, expiring)
 
@@ -239,11 +223,27 @@ async def _postgres_rows(
                 cursor.itersize = PAGE_SIZE
                 await cursor.execute(sql, params)
                 async for row in cursor:
-                    item = SearchItem(
-                        namespace=namespace_of(row["prefix"]),
-                        key=row["key"],
-                        value=row["value"],
-                        created_at=row["created_at"],
-                        updated_at=row["updated_at"],
-                    )
-                    yield position, item, row["ttl_minutes"] is not None
+                    yield position, _item(row), row["ttl_minutes"] is not None
+
+
+def _item(row: dict[str, Any]) -> SearchItem:
+    """A row of LangGraph's ``store`` table as the item its search returns."""
+    return SearchItem(
+        namespace=namespace_of(row["prefix"]),
+        key=row["key"],
+        value=row["value"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+@contextmanager
+def unavailable_means_nothing_read() -> Iterator[None]:
+    """A pool that gave no connection in time, as the error saying nothing was read."""
+    try:
+        yield
+    except PoolTimeout as error:
+        raise StoreUnavailableError(
+            f"PostgreSQL is unavailable ({error}): nothing was read. Is the server down or "
+            "restarting? Retry once it is back; the connection pool reconnects by itself."
+        ) from error
