@@ -11,17 +11,17 @@ The project's own store and checkpointer factories migrate under locks of their 
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 import psycopg
-from langgraph.checkpoint.postgres import PostgresSaver
-from langgraph.store.postgres import PostgresStore
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg.rows import dict_row
 
 from casts.memory.core.errors import StoreUnavailableError
+from casts.memory.store.postgres import advisory_lock
 
 _LOCK_KEY = 72_317_003  # beside the store's and the checkpointer's (casts.memory.store.persistence)
-_POLL_S = 0.1
 
 
 def migrate(uri: str, timeout_s: float) -> None:
@@ -30,10 +30,14 @@ def migrate(uri: str, timeout_s: float) -> None:
     Raises:
         StoreUnavailableError: PostgreSQL cannot be reached within ``timeout_s``.
     """
+    asyncio.run(_migrate(uri, timeout_s))
+
+
+async def _migrate(uri: str, timeout_s: float) -> None:
     from langgraph_runtime_pg.migrate import upgrade_head  # only in the server's venv
 
     try:
-        conn = psycopg.connect(
+        conn = await psycopg.AsyncConnection.connect(
             uri,
             autocommit=True,
             prepare_threshold=0,
@@ -42,13 +46,7 @@ def migrate(uri: str, timeout_s: float) -> None:
         )
     except psycopg.OperationalError as error:
         raise StoreUnavailableError(f"Cannot connect to PostgreSQL: {error}") from error
-    with conn:
-        take = "SELECT pg_try_advisory_lock(%s) AS ok"
-        while not conn.execute(take, (_LOCK_KEY,)).fetchone()["ok"]:
-            time.sleep(_POLL_S)
-        try:
-            upgrade_head(uri)
-            PostgresSaver(conn).setup()
-            PostgresStore(conn).setup()
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    async with conn, advisory_lock(conn, _LOCK_KEY):
+        await asyncio.to_thread(upgrade_head, uri)  # Alembic's own, blocking
+        await AsyncPostgresSaver(conn).setup()
+        await AsyncPostgresStore(conn).setup()
