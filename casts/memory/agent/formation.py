@@ -39,11 +39,10 @@ from langgraph.runtime import Runtime
 
 from casts.base_node import AsyncBaseNode
 from casts.memory.agent.background import background
-from casts.memory.core.identity import resolve_identity
+from casts.memory.core.identity import OWNER_KEY, resolve_identity
 from casts.memory.settings import Settings, current
 
 MANAGER_GRAPH = "memory_manager"
-OWNER_KEY = "owner"
 DEFAULT_DELAY_SECONDS = 30
 _THREADS = uuid.UUID("5f0c1a52-7f7e-4b8e-9a57-1d7cf0e6a3b1")
 """uuid5 namespace of the manager's threads."""

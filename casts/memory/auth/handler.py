@@ -37,9 +37,9 @@ from langgraph_sdk import Auth
 from casts.memory.auth import policy as auth_policy
 from casts.memory.auth.tokens import Principal, TokenTable, server_tokens
 from casts.memory.core.errors import AccessDeniedError, InvalidValueError
+from casts.memory.core.identity import OWNER_KEY
 from casts.memory.inspector import PAGE_PATH
 
-OWNER_KEY = "owner"
 SYSTEM_KEY, SYSTEM = "created_by", "system"  # how langgraph_api marks the graphs' defaults
 ANONYMOUS: dict[str, Any] = {
     "identity": "",

@@ -16,6 +16,10 @@ from langgraph.config import get_config
 
 from casts.memory.core.errors import IdentityMismatchError, MissingIdentityError
 
+OWNER_KEY = "owner"
+"""The metadata key naming the user a thread (or assistant) belongs to: set by the auth
+handler, by the chat casts on threads made without auth, and searched by forget-user."""
+
 
 @dataclass(frozen=True)
 class Identity:

@@ -27,6 +27,7 @@ from typing import Any
 from langgraph.store.base import BaseStore, GetOp, PutOp
 
 from casts.memory.core import namespaces
+from casts.memory.core.identity import OWNER_KEY
 from casts.memory.core.namespace_text import format_namespace
 from casts.memory.store.reading import asearch_all
 from casts.memory.store.transfer import list_namespaces
@@ -122,7 +123,7 @@ async def _delete_threads(client: Any, user_id: str, keep: set[str]) -> list[str
     """
     deleted: list[str] = []
     while True:
-        page = await client.threads.search(metadata={"owner": user_id}, limit=THREAD_PAGE)
+        page = await client.threads.search(metadata={OWNER_KEY: user_id}, limit=THREAD_PAGE)
         doomed = [thread["thread_id"] for thread in page if thread["thread_id"] not in keep]
         for thread_id in doomed:
             await client.threads.delete(thread_id)
